@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import zoneinfo
+from functools import cache
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone as dj_tz
+from django_otp.models import Device, ThrottlingMixin
+from django_otp.oath import TOTP
+
+from cloustral import crypto
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not a known IANA timezone.")
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person, keyed by email. Organizations and roles live in the orgs app."""
+
+    email = models.EmailField(unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=dj_tz.now)
+    age_confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the user confirmed being 18 or older.")
+    signup_org_name = models.CharField(
+        max_length=120, blank=True, help_text="Organization name given at sign-up; the organization is created from it."
+    )
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def has_mfa(self) -> bool:
+        return TOTPDevice.objects.filter(user=self, confirmed=True).exists()
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where. Never holds a secret: metadata is descriptive only."""
+
+    class Action(models.TextChoices):
+        SIGNUP = "signup", "Signed up"
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logged out"
+        EMAIL_CONFIRMED = "email_confirmed", "Email confirmed"
+        EMAIL_CHANGED = "email_changed", "Email changed"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        MFA_ENABLED = "mfa_enabled", "MFA enabled"
+        MFA_DISABLED = "mfa_disabled", "MFA disabled"
+        MFA_VERIFIED = "mfa_verified", "MFA verified"
+        MFA_FAILED = "mfa_failed", "MFA code refused"
+        RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
+        RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
+        PROFILE_UPDATED = "profile_updated", "Profile updated"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    actor_email = models.EmailField(blank=True, help_text="Kept when the user is gone, or for failed logins.")
+    action = models.CharField(max_length=64, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=dj_tz.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["actor", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_email or self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def action_label(self) -> str:
+        return self.Action(self.action).label if self.action in self.Action.values else self.action
+
+
+class TOTPDevice(ThrottlingMixin, Device):
+    """A TOTP authenticator whose shared secret is stored encrypted (cloustral.crypto), never in clear.
+
+    django-otp's stock TOTPDevice keeps the key in plaintext; this one keeps the same semantics
+    (drift tolerance, replay protection through ``last_t``, throttling) over an encrypted key.
+    """
+
+    encrypted_key = models.TextField()
+    step = 30
+    digits = 6
+    tolerance = 1
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1, help_text="The time step of the last accepted token (replay guard).")
+    created_at = models.DateTimeField(default=dj_tz.now)
+
+    class Meta(Device.Meta):
+        verbose_name = "TOTP device"
+
+    # -- secret handling -------------------------------------------------------------------
+    def _aad(self) -> str:
+        # Bound to the owner: a secret copied onto another user's device does not decrypt.
+        return f"accounts.totpdevice:{self.user_id}"
+
+    def set_key(self, raw: bytes) -> None:
+        self.encrypted_key = crypto.encrypt(raw.hex(), aad=self._aad())
+
+    def bin_key(self) -> bytes:
+        return bytes.fromhex(crypto.decrypt(self.encrypted_key, aad=self._aad()))
+
+    @classmethod
+    def new_key(cls) -> bytes:
+        return secrets.token_bytes(20)
+
+    def config_url(self, raw: bytes | None = None) -> str:
+        from base64 import b32encode
+        from urllib.parse import quote, urlencode
+
+        key = raw if raw is not None else self.bin_key()
+        issuer = settings.OTP_TOTP_ISSUER
+        params = urlencode({"secret": b32encode(key).decode().rstrip("="), "issuer": issuer, "digits": self.digits})
+        return f"otpauth://totp/{quote(issuer)}:{quote(self.user.email)}?{params}"
+
+    # -- verification ----------------------------------------------------------------------
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def verify_token(self, token) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        token = str(token).strip().replace(" ", "")
+        if not (token.isdigit() and len(token) == self.digits):
+            self.throttle_increment()
+            return False
+        try:
+            key = self.bin_key()
+        except crypto.DecryptionError:
+            return False  # fail closed: an undecryptable secret verifies nothing
+        totp = TOTP(key, self.step, 0, self.digits, self.drift)
+        totp.time = dj_tz.now().timestamp()
+        for offset in range(-self.tolerance, self.tolerance + 1):
+            totp.drift = self.drift + offset
+            if totp.t() > self.last_t and hmac.compare_digest(str(totp.token()).zfill(self.digits), token):
+                self.last_t = totp.t()
+                self.drift = totp.drift if self.confirmed else self.drift
+                self.throttle_reset(commit=False)
+                self.save(update_fields=["last_t", "drift", "throttling_failure_count", "throttling_failure_timestamp"])
+                return True
+        self.throttle_increment()
+        return False
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code, stored as a salted SHA-256 hash (codes carry 60 random bits)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    salt = models.CharField(max_length=32)
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_tz.now)
+
+    ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+    @staticmethod
+    def normalize(code: str) -> str:
+        return "".join(ch for ch in code.lower() if ch.isalnum())
+
+    @staticmethod
+    def digest(salt: str, code: str) -> str:
+        return hashlib.sha256(f"{salt}:{RecoveryCode.normalize(code)}".encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> str:
+        raw = "".join(secrets.choice(cls.ALPHABET) for _ in range(12))
+        return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+    def matches(self, code: str) -> bool:
+        return hmac.compare_digest(self.code_hash, self.digest(self.salt, code))
+
+
+crypto.register_encrypted_field(TOTPDevice, "encrypted_key", TOTPDevice._aad)

@@ -1,0 +1,66 @@
+"""Structured logging that never carries secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+# Keys whose values are never logged, wherever they appear in a record's extra data.
+SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|key|otp|code|credential|authorization|cookie|session", re.I)
+# Values that look like secrets whatever they are called.
+SENSITIVE_VALUE = re.compile(
+    r"(AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|v1:[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_=-]{16,}"  # our own ciphertexts
+    r"|(?i:(password|secret|token|client_secret|aws_secret_access_key)\s*[=:]\s*)\S+"
+)
+REDACTED = "[redacted]"
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def redact_value(value: object) -> object:
+    if isinstance(value, str):
+        return SENSITIVE_VALUE.sub(REDACTED, value)
+    if isinstance(value, dict):
+        return {k: (REDACTED if SENSITIVE_KEY.search(str(k)) else redact_value(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(v) for v in value)
+    return value
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Scrubs the message, its arguments and extra fields before any handler formats them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_value(str(record.msg))
+        if record.args:
+            if isinstance(record.args, dict):
+                record.args = redact_value(record.args)
+            else:
+                record.args = tuple(redact_value(a) if isinstance(a, str | dict | list) else a for a in record.args)
+        for key in set(vars(record)) - _STANDARD:
+            if SENSITIVE_KEY.search(key):
+                setattr(record, key, REDACTED)
+            else:
+                setattr(record, key, redact_value(getattr(record, key)))
+        return True
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in set(vars(record)) - _STANDARD:
+            value = getattr(record, key)
+            if key.startswith("_") or key in {"request", "server_time"}:
+                continue
+            payload[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+        if record.exc_info:
+            payload["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+            payload["exc"] = redact_value(self.formatException(record.exc_info))
+        return json.dumps(payload, default=str)
