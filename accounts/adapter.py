@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.core.ratelimit import respond_429
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
 from cloustral.env import env_bool
@@ -11,6 +14,15 @@ from cloustral.env import env_bool
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return env_bool("SIGNUP_OPEN", True)
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        """Too many failed logins is an HTTP 429 with our page, not a form error."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError as exc:
+            if getattr(exc, "code", None) == "too_many_login_attempts":
+                raise ImmediateHttpResponse(respond_429(request)) from None
+            raise
 
     def render_mail(self, template_prefix, email, context, headers=None):
         """Every email has a text and an HTML version; the HTML one is the text body in our layout

@@ -33,12 +33,13 @@ class RedactSecretsFilter(logging.Filter):
     """Scrubs the message, its arguments and extra fields before any handler formats them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_value(str(record.msg))
-        if record.args:
-            if isinstance(record.args, dict):
-                record.args = redact_value(record.args)
-            else:
-                record.args = tuple(redact_value(a) if isinstance(a, str | dict | list) else a for a in record.args)
+        # Redact the formatted message: a secret may only look like one once its arguments are in.
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string still gets logged, just not interpolated
+            message = str(record.msg)
+        record.msg = redact_value(message)
+        record.args = None
         for key in set(vars(record)) - _STANDARD:
             if SENSITIVE_KEY.search(key):
                 setattr(record, key, REDACTED)

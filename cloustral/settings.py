@@ -276,4 +276,5 @@ LOGGING = {
     },
 }
 
+URLIZE_ASSUME_HTTPS = True
 ADMIN_URL = env_str("ADMIN_URL", "admin/")
