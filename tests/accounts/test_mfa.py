@@ -171,3 +171,22 @@ def test_next_parameter_cannot_redirect_off_site(client, user):
     login(client, user.email, PASSWORD)
     response = client.post(reverse("mfa_verify"), {"code": totp_code(RAW), "next": "https://evil.example/"})
     assert response["Location"] == reverse("home")
+
+
+def test_password_change_needs_old_password_and_sends_an_alert(client, user):
+    client.force_login(user)
+    response = client.post(
+        reverse("account_change_password"),
+        {"oldpassword": "not-it", "password1": "another-passphrase-3", "password2": "another-passphrase-3"},
+    )
+    assert response.status_code == 200 and b"Please type your current password" in response.content
+    response = client.post(
+        reverse("account_change_password"),
+        {"oldpassword": PASSWORD, "password1": "another-passphrase-3", "password2": "another-passphrase-3"},
+    )
+    assert response.status_code == 302
+    alert = mail.outbox[-1]
+    assert "Password Changed" in alert.subject or "password" in alert.subject.lower()
+    assert any(mime == "text/html" for _, mime in alert.alternatives)
+    assert "another-passphrase-3" not in alert.body
+    assert AuditEvent.objects.filter(actor=user, action="password_changed").exists()
