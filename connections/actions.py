@@ -1,0 +1,181 @@
+"""Every change to a connection: atomic, audit-logged (never with a secret), shared by views,
+tasks and commands."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts import audit
+from cloustral import crypto
+from connections import credentials
+from connections.models import CloudConnection
+from connections.providers import aws
+from connections.providers.base import CheckResult, ConnectionCheckError
+
+logger = logging.getLogger(__name__)
+Auth = CloudConnection.AuthMethod
+
+
+def run_check(connection: CloudConnection) -> CheckResult:
+    """Talk to the cloud with the connection's credentials. Raises ConnectionCheckError."""
+    try:
+        if connection.provider == CloudConnection.Provider.AWS:
+            return aws.check(credentials.aws_credentials(connection))
+        from connections.providers import azure  # the Azure SDK is slow to import; only when needed
+
+        return azure.check(
+            tenant_id=connection.tenant_id,
+            client_id=connection.client_id,
+            client_secret=credentials.azure_client_secret(connection),
+            cloud=connection.azure_cloud or "public",
+            subscription_ids=[s["id"] for s in connection.subscriptions],
+        )
+    except crypto.DecryptionError:
+        logger.error("connection %s: stored secret does not decrypt", connection.pk)
+        raise ConnectionCheckError(
+            "secret_unreadable", "The stored credentials cannot be read. Enter them again to continue."
+        ) from None
+
+
+def _apply(connection: CloudConnection, result: CheckResult) -> None:
+    connection.status = CloudConnection.Status.VERIFIED
+    connection.last_checked_at = timezone.now()
+    connection.last_check_code = ""
+    connection.last_check_message = ""
+    if connection.provider == CloudConnection.Provider.AWS:
+        connection.aws_account_id = result.account_id
+        connection.aws_account_alias = result.display_name
+        connection.enabled_regions = result.regions
+        connection.selected_regions = [r for r in connection.selected_regions if r in result.regions]
+    else:
+        connection.subscriptions = result.subscriptions
+
+
+def _fields_for(connection: CloudConnection, data: dict) -> dict[str, str]:
+    """The secret part of a form's data, as it is encrypted."""
+    if connection.auth_method == Auth.AWS_KEYS:
+        return {"access_key_id": data["access_key_id"].strip(), "secret_access_key": data["secret_access_key"].strip()}
+    if connection.auth_method == Auth.AZURE_SP:
+        return {"client_secret": data["client_secret"]}
+    return {}
+
+
+def build_connection(org, auth_method: str, data: dict, *, external_id: str = "") -> CloudConnection:
+    """An unsaved connection from a form's cleaned data."""
+    provider = CloudConnection.Provider.AZURE if auth_method == Auth.AZURE_SP else CloudConnection.Provider.AWS
+    connection = CloudConnection(org=org, name=data["name"], provider=provider, auth_method=auth_method)
+    if auth_method == Auth.AWS_ROLE:
+        connection.role_arn = data["role_arn"].strip()
+        connection.external_id = external_id
+    elif auth_method == Auth.AZURE_SP:
+        connection.azure_cloud = data["azure_cloud"]
+        connection.tenant_id = data["tenant_id"].strip()
+        connection.client_id = data["client_id"].strip()
+        connection.subscriptions = [{"id": s, "name": "", "state": ""} for s in data["subscription_ids"]]
+    secret = _fields_for(connection, data)
+    if secret:
+        credentials.store_secret(connection, secret)
+    return connection
+
+
+def do_create_connection(request: HttpRequest, connection: CloudConnection) -> CloudConnection:
+    """Test first; save only what works. Raises ConnectionCheckError and saves nothing on failure."""
+    result = run_check(connection)
+    _apply(connection, result)
+    connection.created_by = request.user
+    with transaction.atomic():
+        connection.save()
+        audit.record(
+            "connection_created",
+            request=request,
+            org=connection.org,
+            target=connection.name,
+            provider=connection.provider,
+            method=connection.auth_method,
+            account=connection.account_label,
+        )
+    return connection
+
+
+def do_update_connection(request: HttpRequest, connection: CloudConnection, data: dict) -> list[str]:
+    """Apply an edit. Changed credentials are tested before anything is saved. Returns the changed fields."""
+    changed: list[str] = []
+    if data.get("name") and data["name"] != connection.name:
+        connection.name = data["name"]
+        changed.append("name")
+    if connection.auth_method == Auth.AWS_ROLE and data.get("role_arn", "").strip() not in ("", connection.role_arn):
+        connection.role_arn = data["role_arn"].strip()
+        changed.append("role_arn")
+    if connection.auth_method == Auth.AZURE_SP:
+        for field in ("azure_cloud", "tenant_id", "client_id"):
+            if data.get(field) and data[field].strip() != getattr(connection, field):
+                setattr(connection, field, data[field].strip())
+                changed.append(field)
+        ids = data.get("subscription_ids") or []
+        if ids and ids != [s["id"] for s in connection.subscriptions]:
+            known = {s["id"]: s for s in connection.subscriptions}
+            connection.subscriptions = [known.get(i, {"id": i, "name": "", "state": ""}) for i in ids]
+            changed.append("subscriptions")
+    rotate = any(data.get(k) for k in ("secret_access_key", "client_secret"))
+    if rotate:
+        credentials.store_secret(connection, _fields_for(connection, data))
+        changed.append("secret")
+    credential_fields = {"role_arn", "azure_cloud", "tenant_id", "client_id", "subscriptions", "secret"}
+    if credential_fields & set(changed):
+        _apply(connection, run_check(connection))
+    if changed:
+        with transaction.atomic():
+            connection.save()
+            audit.record(
+                "connection_secret_rotated" if "secret" in changed else "connection_updated",
+                request=request,
+                org=connection.org,
+                target=connection.name,
+                fields=changed,
+            )
+    return changed
+
+
+def do_set_regions(request: HttpRequest, connection: CloudConnection, regions: list[str]) -> None:
+    connection.selected_regions = [r for r in regions if r in connection.enabled_regions]
+    connection.save(update_fields=["selected_regions", "updated_at"])
+    audit.record("connection_updated", request=request, org=connection.org, target=connection.name, fields=["regions"])
+
+
+def do_test_connection(request: HttpRequest, connection: CloudConnection) -> ConnectionCheckError | None:
+    """Test on demand and record the outcome on the connection. Returns the error, if any."""
+    error = None
+    try:
+        _apply(connection, run_check(connection))
+    except ConnectionCheckError as exc:
+        error = exc
+        connection.status = CloudConnection.Status.FAILED
+        connection.last_checked_at = timezone.now()
+        connection.last_check_code = exc.code
+        connection.last_check_message = exc.message
+    connection.save()
+    audit.record(
+        "connection_tested", request=request, org=connection.org, target=connection.name, result=error.code if error else "ok"
+    )
+    return error
+
+
+def do_set_enabled(request: HttpRequest, connection: CloudConnection, enabled: bool) -> None:
+    connection.enabled = enabled
+    connection.save(update_fields=["enabled", "updated_at"])
+    audit.record(
+        "connection_enabled" if enabled else "connection_disabled", request=request, org=connection.org, target=connection.name
+    )
+
+
+def do_delete_connection(request: HttpRequest, connection: CloudConnection) -> None:
+    """Remove the connection with its credentials; its inventory and findings go with it (cascade),
+    all in one transaction."""
+    name, org = connection.name, connection.org
+    with transaction.atomic():
+        connection.delete()
+        audit.record("connection_deleted", request=request, org=org, target=name)

@@ -1,0 +1,184 @@
+"""Cloud connection pages. Thin: access from ``@org_view``/``get_connection_for_member``, changes
+from ``connections.actions``. Credential pages ask for the password again (sudo mode)."""
+
+from __future__ import annotations
+
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from accounts.sudo import require_sudo
+from connections import actions, aws_setup
+from connections.access import get_connection_for_member
+from connections.forms import AwsKeysForm, AwsRoleForm, AzureForm, RegionsForm
+from connections.models import CloudConnection, new_external_id
+from connections.providers.base import ConnectionCheckError
+from orgs.decorators import org_view
+from orgs.roles import Capability
+
+_C = Capability
+Auth = CloudConnection.AuthMethod
+FORMS = {Auth.AWS_ROLE: AwsRoleForm, Auth.AWS_KEYS: AwsKeysForm, Auth.AZURE_SP: AzureForm}
+SLUGS = {"aws-role": Auth.AWS_ROLE, "aws-keys": Auth.AWS_KEYS, "azure": Auth.AZURE_SP}
+
+
+def _list_url(request: HttpRequest) -> str:
+    return reverse("connections:list", kwargs={"org_slug": request.org.slug})
+
+
+def _pending_external_id(request: HttpRequest) -> str:
+    """The External ID shown while the customer creates the role: stable across page loads (the
+    template they download must match what we will send) until a connection is created with it."""
+    key = f"pending_external_id:{request.org.pk}"
+    if key not in request.session:
+        request.session[key] = new_external_id()
+    return request.session[key]
+
+
+def _attach(form, error: ConnectionCheckError) -> None:
+    target = error.field if error.field in form.fields else None
+    form.add_error(target, error.message)
+
+
+@org_view(_C.VIEW)
+def connection_list(request: HttpRequest) -> HttpResponse:
+    connections = CloudConnection.objects.for_org(request.org)
+    return render(request, "connections/list.html", {"connections": connections})
+
+
+@org_view(_C.MANAGE_CONNECTIONS)
+def choose(request: HttpRequest) -> HttpResponse:
+    return render(request, "connections/choose.html")
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["GET", "POST"])
+@reauthentication_required
+def create(request: HttpRequest, method: str) -> HttpResponse:
+    auth_method = SLUGS.get(method)
+    if auth_method is None:
+        return redirect("connections:choose", org_slug=request.org.slug)
+    external_id = _pending_external_id(request) if auth_method == Auth.AWS_ROLE else ""
+    form = FORMS[auth_method](request.POST or None, org=request.org)
+    if request.method == "POST" and form.is_valid():
+        connection = actions.build_connection(request.org, auth_method, form.cleaned_data, external_id=external_id)
+        try:
+            actions.do_create_connection(request, connection)
+        except ConnectionCheckError as exc:
+            _attach(form, exc)
+        else:
+            request.session.pop(f"pending_external_id:{request.org.pk}", None)
+            messages.success(request, f"Connected “{connection.name}” — {connection.account_label}.")
+            return redirect(connection.get_absolute_url())
+    context = {"form": form, "method": method, "auth_method": auth_method}
+    if auth_method == Auth.AWS_ROLE:
+        context.update(_role_setup_context(external_id))
+    return render(request, "connections/create.html", context)
+
+
+def _role_setup_context(external_id: str) -> dict:
+    account = aws_setup.platform_account_id()
+    context = {"external_id": external_id, "platform_account_id": account, "role_name": aws_setup.ROLE_NAME}
+    if account:
+        context["template_json"] = aws_setup.cloudformation_template(account, external_id)
+        context["policy_json"] = aws_setup.policy_document(account, external_id)
+    return context
+
+
+@org_view(_C.MANAGE_CONNECTIONS)
+def role_setup_file(request: HttpRequest, kind: str) -> HttpResponse:
+    """The CloudFormation template or IAM JSON for the role being created, as a download."""
+    account = aws_setup.platform_account_id()
+    if account is None:
+        messages.error(request, "Cloustral's own AWS identity is not configured; the template cannot be made. Contact support.")
+        return redirect("connections:create", org_slug=request.org.slug, method="aws-role")
+    external_id = _pending_external_id(request)
+    if kind == "cloudformation":
+        body, filename = aws_setup.cloudformation_template(account, external_id), "cloustral-role.template.json"
+    else:
+        body, filename = aws_setup.policy_document(account, external_id), "cloustral-role-policy.json"
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@org_view(_C.VIEW)
+def detail(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id)
+    context = {"connection": connection}
+    if connection.provider == CloudConnection.Provider.AWS and connection.enabled_regions:
+        context["regions_form"] = RegionsForm(initial={"regions": connection.selected_regions}, enabled_regions=connection.enabled_regions)
+    if connection.auth_method == Auth.AWS_ROLE and request.membership.can_manage_connections:
+        context.update(_role_setup_context(connection.external_id))
+    return render(request, "connections/detail.html", context)
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["GET", "POST"])
+def edit(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    require_sudo(request)
+    initial = {
+        "name": connection.name,
+        "role_arn": connection.role_arn,
+        "azure_cloud": connection.azure_cloud,
+        "tenant_id": connection.tenant_id,
+        "client_id": connection.client_id,
+        "subscription_ids": "\n".join(s["id"] for s in connection.subscriptions),
+    }
+    form = FORMS[connection.auth_method](request.POST or None, initial=initial, org=request.org, instance=connection)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = actions.do_update_connection(request, connection, form.cleaned_data)
+        except ConnectionCheckError as exc:
+            _attach(form, exc)
+            connection.refresh_from_db()
+        else:
+            messages.success(request, "Saved." if changed else "Nothing changed.")
+            return redirect(connection.get_absolute_url())
+    return render(request, "connections/edit.html", {"form": form, "connection": connection})
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
+def set_regions(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    form = RegionsForm(request.POST, enabled_regions=connection.enabled_regions)
+    if form.is_valid():
+        actions.do_set_regions(request, connection, form.cleaned_data["regions"])
+        messages.success(request, "Regions saved.")
+    else:
+        messages.error(request, "Choose regions from the list of enabled regions.")
+    return redirect(connection.get_absolute_url())
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
+def test(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    error = actions.do_test_connection(request, connection)
+    if error:
+        messages.error(request, f"Connection test failed: {error.message}")
+    else:
+        messages.success(request, f"Connection verified — {connection.account_label}.")
+    return redirect(connection.get_absolute_url())
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
+def toggle(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    actions.do_set_enabled(request, connection, not connection.enabled)
+    messages.success(request, f"“{connection.name}” is {'enabled' if connection.enabled else 'disabled: it will not be scanned'}.")
+    return redirect(connection.get_absolute_url())
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["GET", "POST"])
+def delete(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    require_sudo(request)
+    if request.method == "POST":
+        if request.POST.get("confirm_name", "").strip() != connection.name:
+            messages.error(request, "Type the connection's name to confirm.")
+            return render(request, "connections/delete.html", {"connection": connection}, status=400)
+        actions.do_delete_connection(request, connection)
+        messages.success(request, f"“{connection.name}” and its data were deleted.")
+        return redirect(_list_url(request))
+    return render(request, "connections/delete.html", {"connection": connection})
