@@ -30,17 +30,25 @@ def record(
     request: HttpRequest | None = None,
     actor=None,
     actor_email: str = "",
+    org=None,
     **metadata,
 ) -> AuditEvent:
+    """Record one event. ``org`` puts it in that organization's audit log as well; ``metadata``
+    describes it (``target``: who or what it was about) and is redacted, never holding a secret."""
     if actor is None and request is not None and getattr(request, "user", None) and request.user.is_authenticated:
         actor = request.user
     event = AuditEvent.objects.create(
         actor=actor,
         actor_email=actor_email or (actor.email if actor is not None else ""),
+        org=org,
         action=action,
         ip=client_ip(request),
         user_agent=(request.headers.get("user-agent", "")[:300] if request is not None else ""),
         metadata=redact_value(metadata),
     )
-    logger.info("audit %s", action, extra={"audit_action": action, "actor_id": getattr(actor, "pk", None)})
+    logger.info(
+        "audit %s",
+        action,
+        extra={"audit_action": action, "actor_id": getattr(actor, "pk", None), "org_id": getattr(org, "pk", None)},
+    )
     return event

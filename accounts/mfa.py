@@ -105,7 +105,9 @@ def use_recovery_code(user: User, code: str) -> bool:
     for candidate in RecoveryCode.objects.filter(user=user, used_at__isnull=True):
         if candidate.matches(normalized):
             # The conditional update makes a racing second use of the same code fail.
-            return RecoveryCode.objects.filter(pk=candidate.pk, used_at__isnull=True).update(used_at=timezone.now()) == 1
+            return (
+                RecoveryCode.objects.filter(pk=candidate.pk, used_at__isnull=True).update(used_at=timezone.now()) == 1
+            )
     return False
 
 
@@ -131,4 +133,10 @@ def do_verify_login(request: HttpRequest, user: User, code: str) -> bool:
 
 def needs_second_step(request: HttpRequest) -> bool:
     user = request.user
-    return bool(user.is_authenticated and not user.is_verified() and user.has_mfa)
+    if not user.is_authenticated:
+        return False
+    # django-otp's middleware adds is_verified(); a user swapped in mid-request (just logged in) lacks it
+    # and counts as unverified: fail closed.
+    is_verified = getattr(user, "is_verified", None)
+    verified = bool(is_verified()) if callable(is_verified) else False
+    return not verified and user.has_mfa

@@ -20,7 +20,11 @@ from cloustral import crypto
 
 @cache
 def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+    return [
+        (name, name.replace("_", " "))
+        for name in sorted(zoneinfo.available_timezones())
+        if "/" in name or name == "UTC"
+    ]
 
 
 def validate_timezone(value: str) -> None:
@@ -59,7 +63,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=dj_tz.now)
-    age_confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the user confirmed being 18 or older.")
+    age_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the user confirmed being 18 or older."
+    )
     signup_org_name = models.CharField(
         max_length=120, blank=True, help_text="Organization name given at sign-up; the organization is created from it."
     )
@@ -110,11 +116,35 @@ class AuditEvent(models.Model):
         RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
         RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
         PROFILE_UPDATED = "profile_updated", "Profile updated"
+        # Organizations (recorded with ``org`` set; shown in the org's audit log)
+        ORG_CREATED = "org_created", "Organization created"
+        ORG_RENAMED = "org_renamed", "Organization renamed"
+        ORG_MFA_REQUIRED = "org_mfa_required", "Two-factor authentication required"
+        ORG_MFA_NOT_REQUIRED = "org_mfa_not_required", "Two-factor authentication no longer required"
+        ORG_DELETED = "org_deleted", "Organization deleted"
+        MEMBER_JOINED = "member_joined", "Member joined"
+        MEMBER_REMOVED = "member_removed", "Member removed"
+        MEMBER_LEFT = "member_left", "Member left"
+        MEMBER_ROLE_CHANGED = "member_role_changed", "Role changed"
+        OWNERSHIP_TRANSFERRED = "ownership_transferred", "Ownership transferred"
+        INVITATION_SENT = "invitation_sent", "Invitation sent"
+        INVITATION_RESENT = "invitation_resent", "Invitation resent"
+        INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+        INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
     )
     actor_email = models.EmailField(blank=True, help_text="Kept when the user is gone, or for failed logins.")
+    org = models.ForeignKey(
+        "orgs.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+        db_index=False,  # covered by the (org, -created_at) index
+        help_text="The organization the event belongs to (shown in its audit log); empty for personal events.",
+    )
     action = models.CharField(max_length=64, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
@@ -123,7 +153,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["actor", "-created_at"])]
+        indexes = [models.Index(fields=["actor", "-created_at"]), models.Index(fields=["org", "-created_at"])]
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_email or self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
@@ -131,6 +161,11 @@ class AuditEvent(models.Model):
     @property
     def action_label(self) -> str:
         return self.Action(self.action).label if self.action in self.Action.values else self.action
+
+    @property
+    def target(self) -> str:
+        """Who or what the event was about (an email address, an organization name), if anyone."""
+        return str(self.metadata.get("target", "")) if isinstance(self.metadata, dict) else ""
 
 
 class TOTPDevice(ThrottlingMixin, Device):
@@ -215,6 +250,9 @@ class RecoveryCode(models.Model):
     created_at = models.DateTimeField(default=dj_tz.now)
 
     ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+    def __str__(self) -> str:
+        return f"Recovery code of {self.user_id} ({'used' if self.used_at else 'unused'})"
 
     @staticmethod
     def normalize(code: str) -> str:

@@ -24,7 +24,14 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/home.html")
+    """The overview of the organization used last, or, for someone in none, the page to create one."""
+    from orgs.current import last_used_membership
+    from orgs.forms import OrganizationForm
+
+    membership = last_used_membership(request.user)
+    if membership is not None:
+        return redirect(membership.org)
+    return render(request, "orgs/create.html", {"form": OrganizationForm()})
 
 
 @login_required
@@ -103,7 +110,9 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = ""
     if not mfa.needs_second_step(request):
         return redirect(next_url or "home")
@@ -117,5 +126,3 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             form.add_error("code", "That code is not valid. Try the newest code from your app, or a recovery code.")
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": next_url})
-
-

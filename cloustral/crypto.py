@@ -51,7 +51,9 @@ def parse_key_ring(spec: str) -> KeyRing:
         except (binascii.Error, ValueError):
             raise ImproperlyConfigured(f"ENCRYPTION_KEYS key '{kid}' is not valid base64.") from None
         if len(raw) != 32:
-            raise ImproperlyConfigured(f"ENCRYPTION_KEYS key '{kid}' must decode to 32 bytes (AES-256), got {len(raw)}.")
+            raise ImproperlyConfigured(
+                f"ENCRYPTION_KEYS key '{kid}' must decode to 32 bytes (AES-256), got {len(raw)}."
+            )
         if kid in keys:
             raise ImproperlyConfigured(f"ENCRYPTION_KEYS lists key id '{kid}' twice.")
         keys[kid] = raw

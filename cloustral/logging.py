@@ -8,7 +8,11 @@ import re
 from datetime import UTC, datetime
 
 # Keys whose values are never logged, wherever they appear in a record's extra data.
-SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|key|otp|code|credential|authorization|cookie|session", re.I)
+SENSITIVE_KEY = re.compile(
+    r"passw(or)?d|^pass$|secret|token|api_?key|access_?key|private_?key|^key$|credential|authorization|cookie"
+    r"|session_?id|otp|totp|recovery_?code",
+    re.I,
+)
 # Values that look like secrets whatever they are called.
 SENSITIVE_VALUE = re.compile(
     r"(AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids

@@ -16,7 +16,7 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example).")
-    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
+    SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105  (DEBUG only)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "anymail",
     "accounts",
+    "orgs",
+    "connections",
 ]
 
 MIDDLEWARE = [
@@ -72,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cloustral.context_processors.product",
+                "orgs.context_processors.org_nav",
             ],
         },
     },
@@ -80,7 +83,11 @@ TEMPLATES = [
 # --- Database: SQLite file by default, PostgreSQL when DATABASE_URL is set -------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -95,7 +102,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache: Redis when REDIS_URL is set (shared by every process: rate limits need it) --------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "cloustral"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "cloustral",
+        }
+    }
 else:
     # One process (runserver) shares this; production must set REDIS_URL (checked by accounts.checks).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cloustral"}}
@@ -177,8 +190,22 @@ SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 SOCIALACCOUNT_STORE_TOKENS = False
 
+# --- Organizations ------------------------------------------------------------------------------
+# An invitation link works once, for this many days (resending starts a new period with a new link).
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7)
+
 OTP_TOTP_ISSUER = "Cloustral"
 MFA_RECOVERY_CODE_COUNT = 10
+
+# --- Cloud connections ----------------------------------------------------------------------
+# Cloustral's own AWS account, trusted by customers' roles; when unset it is asked of STS with the
+# platform's standard boto3 credential chain. AWS_ENDPOINT_URL (read by boto3) points every client
+# at another endpoint, e.g. a local moto server.
+PLATFORM_AWS_ACCOUNT_ID = env_str("PLATFORM_AWS_ACCOUNT_ID")
+# Override the Azure cloud's endpoints (sovereign clouds are chosen per connection; these win).
+AZURE_ARM_ENDPOINT = env_str("AZURE_ARM_ENDPOINT")
+AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")
+AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")
 
 # --- Secrets at rest: "kid:base64key,kid2:base64key2" — the first encrypts, all decrypt -------
 ENCRYPTION_KEYS = env_str("ENCRYPTION_KEYS")
@@ -230,6 +257,7 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -8,6 +8,8 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", account_views.healthz, name="healthz"),
     path("account/", include("accounts.urls")),
+    path("", include("orgs.urls")),  # /o/<org_slug>/... (org-scoped), /orgs/new/, /invitations/<token>/
+    path("", include("connections.urls")),  # /o/<org_slug>/connections/...
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -159,7 +159,11 @@ def do_test_connection(request: HttpRequest, connection: CloudConnection) -> Con
         connection.last_check_message = exc.message
     connection.save()
     audit.record(
-        "connection_tested", request=request, org=connection.org, target=connection.name, result=error.code if error else "ok"
+        "connection_tested",
+        request=request,
+        org=connection.org,
+        target=connection.name,
+        result=error.code if error else "ok",
     )
     return error
 
@@ -168,7 +172,10 @@ def do_set_enabled(request: HttpRequest, connection: CloudConnection, enabled: b
     connection.enabled = enabled
     connection.save(update_fields=["enabled", "updated_at"])
     audit.record(
-        "connection_enabled" if enabled else "connection_disabled", request=request, org=connection.org, target=connection.name
+        "connection_enabled" if enabled else "connection_disabled",
+        request=request,
+        org=connection.org,
+        target=connection.name,
     )
 
 

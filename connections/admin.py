@@ -11,9 +11,27 @@ class CloudConnectionAdmin(admin.ModelAdmin):
     list_filter = ["provider", "auth_method", "status", "enabled"]
     search_fields = ["name", "org__name", "aws_account_id", "tenant_id"]
     fields = [
-        "org", "name", "provider", "auth_method", "enabled", "status", "last_checked_at", "last_check_code",
-        "last_check_message", "role_arn", "aws_account_id", "aws_account_alias", "enabled_regions", "selected_regions",
-        "azure_cloud", "tenant_id", "client_id", "subscriptions", "secret_changed_at", "created_by", "created_at",
+        "org",
+        "name",
+        "provider",
+        "auth_method",
+        "enabled",
+        "status",
+        "last_checked_at",
+        "last_check_code",
+        "last_check_message",
+        "role_arn",
+        "aws_account_id",
+        "aws_account_alias",
+        "enabled_regions",
+        "selected_regions",
+        "azure_cloud",
+        "tenant_id",
+        "client_id",
+        "subscriptions",
+        "secret_changed_at",
+        "created_by",
+        "created_at",
     ]
     readonly_fields = fields
 

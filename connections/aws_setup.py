@@ -70,7 +70,9 @@ def cloudformation_template(account_id: str, external_id: str) -> str:
                 },
             }
         },
-        "Outputs": {"RoleArn": {"Description": "Paste this into Cloustral", "Value": {"Fn::GetAtt": ["CloustralRole", "Arn"]}}},
+        "Outputs": {
+            "RoleArn": {"Description": "Paste this into Cloustral", "Value": {"Fn::GetAtt": ["CloustralRole", "Arn"]}}
+        },
     }
     return json.dumps(template, indent=2)
 

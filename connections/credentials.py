@@ -31,7 +31,9 @@ def aws_credentials(connection: CloudConnection) -> AwsCredentials:
     if connection.auth_method == CloudConnection.AuthMethod.AWS_ROLE:
         return AwsCredentials(role_arn=connection.role_arn, external_id=connection.external_id)
     payload = _payload(connection)
-    return AwsCredentials(access_key_id=payload.get("access_key_id", ""), secret_access_key=payload.get("secret_access_key", ""))
+    return AwsCredentials(
+        access_key_id=payload.get("access_key_id", ""), secret_access_key=payload.get("secret_access_key", "")
+    )
 
 
 def azure_client_secret(connection: CloudConnection) -> str:

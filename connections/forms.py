@@ -30,7 +30,9 @@ class ConnectionNameMixin(forms.Form):
 
 class AwsRoleForm(ConnectionNameMixin):
     role_arn = forms.CharField(
-        label="Role ARN", max_length=600, help_text="From the stack's Outputs tab: arn:aws:iam::123456789012:role/CloustralReadOnly"
+        label="Role ARN",
+        max_length=600,
+        help_text="From the stack's Outputs tab: arn:aws:iam::123456789012:role/CloustralReadOnly",
     )
 
 
@@ -52,7 +54,9 @@ class AzureForm(ConnectionNameMixin):
     client_id = forms.CharField(label="Client (application) id", max_length=64)
     client_secret = forms.CharField(label="Client secret", max_length=256, required=False, widget=SECRET_WIDGET)
     subscription_ids = forms.CharField(
-        label="Subscription ids", widget=forms.Textarea(attrs={"rows": 3}), help_text="One per line (or separated by commas)."
+        label="Subscription ids",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line (or separated by commas).",
     )
 
     def clean_client_secret(self) -> str:
@@ -65,7 +69,9 @@ class AzureForm(ConnectionNameMixin):
         ids = [s.strip() for s in re.split(r"[\s,;]+", self.cleaned_data["subscription_ids"]) if s.strip()]
         bad = [s for s in ids if not GUID.match(s)]
         if bad:
-            raise forms.ValidationError(f"Not a subscription id: {', '.join(bad[:3])}. It looks like 00000000-0000-0000-0000-000000000000.")
+            raise forms.ValidationError(
+                f"Not a subscription id: {', '.join(bad[:3])}. It looks like 00000000-0000-0000-0000-000000000000."
+            )
         if not ids:
             raise forms.ValidationError("Enter at least one subscription id.")
         return list(dict.fromkeys(s.lower() for s in ids))

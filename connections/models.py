@@ -39,7 +39,9 @@ class CloudConnection(models.Model):
         USGOV = "usgov", "Azure US Government"
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="connections")
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Stable identity, bound into the ciphertext.")
+    uid = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, help_text="Stable identity, bound into the ciphertext."
+    )
     name = models.CharField(max_length=100)
     provider = models.CharField(max_length=16, choices=Provider.choices)
     auth_method = models.CharField(max_length=16, choices=AuthMethod.choices)
@@ -50,7 +52,9 @@ class CloudConnection(models.Model):
     external_id = models.CharField(max_length=64, blank=True, default="")
     aws_account_id = models.CharField(max_length=12, blank=True)
     aws_account_alias = models.CharField(max_length=100, blank=True)
-    enabled_regions = models.JSONField(default=list, blank=True, help_text="Regions enabled in the account, as discovered.")
+    enabled_regions = models.JSONField(
+        default=list, blank=True, help_text="Regions enabled in the account, as discovered."
+    )
     selected_regions = models.JSONField(default=list, blank=True, help_text="Regions to scan; empty means all enabled.")
 
     # Azure
@@ -68,7 +72,9 @@ class CloudConnection(models.Model):
     last_check_code = models.CharField(max_length=64, blank=True)
     last_check_message = models.TextField(blank=True)
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -91,7 +91,9 @@ def role_setup_file(request: HttpRequest, kind: str) -> HttpResponse:
     """The CloudFormation template or IAM JSON for the role being created, as a download."""
     account = aws_setup.platform_account_id()
     if account is None:
-        messages.error(request, "Cloustral's own AWS identity is not configured; the template cannot be made. Contact support.")
+        messages.error(
+            request, "Cloustral's own AWS identity is not configured; the template cannot be made. Contact support."
+        )
         return redirect("connections:create", org_slug=request.org.slug, method="aws-role")
     external_id = _pending_external_id(request)
     if kind == "cloudformation":
@@ -108,7 +110,9 @@ def detail(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id)
     context = {"connection": connection}
     if connection.provider == CloudConnection.Provider.AWS and connection.enabled_regions:
-        context["regions_form"] = RegionsForm(initial={"regions": connection.selected_regions}, enabled_regions=connection.enabled_regions)
+        context["regions_form"] = RegionsForm(
+            initial={"regions": connection.selected_regions}, enabled_regions=connection.enabled_regions
+        )
     if connection.auth_method == Auth.AWS_ROLE and request.membership.can_manage_connections:
         context.update(_role_setup_context(connection.external_id))
     return render(request, "connections/detail.html", context)
@@ -166,7 +170,9 @@ def test(request: HttpRequest, connection_id: int) -> HttpResponse:
 def toggle(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
     actions.do_set_enabled(request, connection, not connection.enabled)
-    messages.success(request, f"“{connection.name}” is {'enabled' if connection.enabled else 'disabled: it will not be scanned'}.")
+    messages.success(
+        request, f"“{connection.name}” is {'enabled' if connection.enabled else 'disabled: it will not be scanned'}."
+    )
     return redirect(connection.get_absolute_url())
 
 

@@ -48,3 +48,67 @@ def user(make_user):
 def logged_in(client, user):
     client.force_login(user)
     return client
+
+
+# --- Organizations: the three personas (ARCHITECTURE.md convention 9) ---------------------------
+# ``owner`` owns ``org``; ``member`` belongs to ``org`` with ``member_role`` (override it per test:
+# ``@pytest.mark.parametrize("member_role", ["viewer"])``); ``outsider`` owns another organization,
+# which has data of its own, and must never see anything of ``org``.
+
+
+@pytest.fixture
+def owner(db):
+    from tests.factories import UserFactory
+
+    return UserFactory(email="owner@example.com", first_name="Olive")
+
+
+@pytest.fixture
+def org(owner):
+    from orgs.roles import Role
+    from tests.factories import MembershipFactory, OrganizationFactory
+
+    organization = OrganizationFactory(name="Acme Cloud", slug="acme-cloud")
+    MembershipFactory(user=owner, org=organization, role=Role.OWNER)
+    return organization
+
+
+@pytest.fixture
+def member_role() -> str:
+    return "member"
+
+
+@pytest.fixture
+def member(org, member_role):
+    from tests.factories import MembershipFactory, UserFactory
+
+    person = UserFactory(email="member@example.com", first_name="Mel")
+    MembershipFactory(user=person, org=org, role=member_role)
+    return person
+
+
+@pytest.fixture
+def outsider(db):
+    from orgs.roles import Role
+    from tests.factories import InvitationFactory, MembershipFactory, OrganizationFactory, UserFactory
+
+    person = UserFactory(email="outsider@example.com", first_name="Otto")
+    other = OrganizationFactory(name="Other Org", slug="other-org")
+    MembershipFactory(user=person, org=other, role=Role.OWNER)
+    MembershipFactory(org=other, role=Role.MEMBER)
+    InvitationFactory(org=other, invited_by=person)
+    person.org = other
+    return person
+
+
+@pytest.fixture
+def client_for(db):
+    """``client_for(user)``: a fresh test client logged in as ``user`` (several people in one test)."""
+    from django.test import Client
+
+    def _client(person) -> Client:
+        c = Client()
+        c.force_login(person)
+        return c
+
+    return _client

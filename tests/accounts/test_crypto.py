@@ -40,7 +40,9 @@ def test_ciphertext_bound_to_its_row(keys):
         crypto.decrypt(token, aad="row:2")
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-4] + "AAAA", lambda t: "v1:a:" + "x" * 40, lambda t: "plaintext", lambda t: "v2" + t[2:]])
+@pytest.mark.parametrize(
+    "mangle", [lambda t: t[:-4] + "AAAA", lambda t: "v1:a:" + "x" * 40, lambda t: "plaintext", lambda t: "v2" + t[2:]]
+)
 def test_tampered_or_foreign_tokens_fail_closed(keys, mangle):
     keys(ring("a"))
     token = crypto.encrypt("secret", aad="r")

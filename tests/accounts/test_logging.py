@@ -37,3 +37,8 @@ def test_our_ciphertexts_never_reach_the_log():
 
     token = crypto.encrypt("x", aad="r")
     assert token not in emit("stored %s", token)
+
+
+def test_ordinary_fields_that_merely_contain_key_or_code_are_kept():
+    line = json.loads(emit("request", status_code=404, region_key_count=3, session_count=2))
+    assert (line["status_code"], line["region_key_count"], line["session_count"]) == (404, 3, 2)

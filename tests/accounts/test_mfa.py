@@ -190,3 +190,14 @@ def test_password_change_needs_old_password_and_sends_an_alert(client, user):
     assert any(mime == "text/html" for _, mime in alert.alternatives)
     assert "another-passphrase-3" not in alert.body
     assert AuditEvent.objects.filter(actor=user, action="password_changed").exists()
+
+
+def test_half_signed_in_session_shows_no_names_or_navigation(client, user):
+    enable_mfa(user, RAW)
+    user.first_name = "Adalbertine"
+    user.save()
+    login(client, user.email, PASSWORD)
+    page = client.get(reverse("mfa_verify")).content.decode()
+    assert "Adalbertine" not in page and reverse("security") not in page
+    client.post(reverse("mfa_verify"), {"code": totp_code(RAW)})
+    assert "Adalbertine" in client.get(reverse("profile")).content.decode()

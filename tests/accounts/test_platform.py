@@ -28,7 +28,11 @@ PRODUCTION_ENV = {
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECURE_", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC"))}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEBUG", "SECURE_", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC"))
+    }
     full_env.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
@@ -161,7 +165,10 @@ def test_google_sign_in_configured_from_environment(settings, client, db):
     assert b"/accounts/google/login/" not in response.content
     settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET = "cid.apps.googleusercontent.com", "gsecret"
     settings.SOCIALACCOUNT_PROVIDERS = {
-        "google": {**settings.SOCIALACCOUNT_PROVIDERS["google"], "APPS": [{"client_id": "cid.apps.googleusercontent.com", "secret": "gsecret", "key": ""}]}
+        "google": {
+            **settings.SOCIALACCOUNT_PROVIDERS["google"],
+            "APPS": [{"client_id": "cid.apps.googleusercontent.com", "secret": "gsecret", "key": ""}],
+        }
     }
     response = client.get(reverse("account_login"))
     assert b"/accounts/google/login/" in response.content
@@ -169,3 +176,10 @@ def test_google_sign_in_configured_from_environment(settings, client, db):
     assert redirect.status_code == 302 and "accounts.google.com" in redirect["Location"]
     assert "client_id=cid.apps.googleusercontent.com" in redirect["Location"]
     assert "gsecret" not in redirect["Location"]
+
+
+def test_disallowed_host_is_a_400_page_not_a_500(client, db):
+    client.raise_request_exception = False
+    response = client.get("/accounts/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert b"Bad request" in response.content

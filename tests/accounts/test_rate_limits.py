@@ -7,7 +7,9 @@ from tests.conftest import PASSWORD
 
 
 def fail_login(client, email, ip="203.0.113.9", **headers):
-    return client.post(reverse("account_login"), {"login": email, "password": "wrong-password"}, REMOTE_ADDR=ip, **headers)
+    return client.post(
+        reverse("account_login"), {"login": email, "password": "wrong-password"}, REMOTE_ADDR=ip, **headers
+    )
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(client, user):
@@ -42,7 +44,9 @@ def test_behind_a_proxy_the_client_address_is_keyed_not_the_proxy(client, user, 
         assert response.status_code == 200
     # One client behind it, spoofing extra hops on the left, is still itself.
     statuses = [
-        fail_login(client, f"x{i}@example.com", ip="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.1.1.{i}, 192.0.2.200").status_code
+        fail_login(
+            client, f"x{i}@example.com", ip="10.0.0.1", HTTP_X_FORWARDED_FOR=f"1.1.1.{i}, 192.0.2.200"
+        ).status_code
         for i in range(11)
     ]
     assert statuses[-1] == 429
@@ -57,5 +61,7 @@ def test_password_reset_requests_are_rate_limited(client, user):
 
 @pytest.mark.django_db
 def test_signup_is_rate_limited_per_ip(client):
-    statuses = [client.post(reverse("account_signup"), {"email": "x"}, REMOTE_ADDR="192.0.2.77").status_code for _ in range(11)]
+    statuses = [
+        client.post(reverse("account_signup"), {"email": "x"}, REMOTE_ADDR="192.0.2.77").status_code for _ in range(11)
+    ]
     assert statuses[-1] == 429

@@ -34,7 +34,10 @@ def platform_identity(monkeypatch):
 def moto_account(platform_identity):
     with mock_aws():
         iam = boto3.client("iam", region_name="us-east-1")
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+        }
         iam.create_role(RoleName="CloustralReadOnly", AssumeRolePolicyDocument=json.dumps(trust))
         iam.create_account_alias(AccountAlias="acme-prod")
         yield
@@ -68,8 +71,11 @@ def test_malformed_role_arn(arn, platform_identity):
 
 
 def test_sovereign_partition_arns_are_accepted():
-    assert aws.validate_role_arn("arn:aws-us-gov:iam::123456789012:role/R") .endswith("role/R")
-    assert aws.validate_role_arn(" arn:aws-cn:iam::123456789012:role/path/R ") == "arn:aws-cn:iam::123456789012:role/path/R"
+    assert aws.validate_role_arn("arn:aws-us-gov:iam::123456789012:role/R").endswith("role/R")
+    assert (
+        aws.validate_role_arn(" arn:aws-cn:iam::123456789012:role/path/R ")
+        == "arn:aws-cn:iam::123456789012:role/path/R"
+    )
 
 
 class StubbedClients:
@@ -100,13 +106,43 @@ class StubbedClients:
 @pytest.mark.parametrize(
     "creds, service, operation, code, expected, field",
     [
-        (AwsCredentials(role_arn=ROLE_ARN, external_id="wrong"), "sts", "assume_role", "AccessDenied", "role_not_assumable", "role_arn"),
-        (AwsCredentials(access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET), "sts", "get_caller_identity", "InvalidClientTokenId", "invalid_key", "access_key_id"),
-        (AwsCredentials(access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET), "sts", "get_caller_identity", "SignatureDoesNotMatch", "invalid_secret", "secret_access_key"),
-        (AwsCredentials(access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET), "sts", "get_caller_identity", "ExpiredToken", "expired_credentials", "access_key_id"),
+        (
+            AwsCredentials(role_arn=ROLE_ARN, external_id="wrong"),
+            "sts",
+            "assume_role",
+            "AccessDenied",
+            "role_not_assumable",
+            "role_arn",
+        ),
+        (
+            AwsCredentials(access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET),
+            "sts",
+            "get_caller_identity",
+            "InvalidClientTokenId",
+            "invalid_key",
+            "access_key_id",
+        ),
+        (
+            AwsCredentials(access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET),
+            "sts",
+            "get_caller_identity",
+            "SignatureDoesNotMatch",
+            "invalid_secret",
+            "secret_access_key",
+        ),
+        (
+            AwsCredentials(access_key_id="AKIAIOSFODNN7EXAMPLE", secret_access_key=SECRET),
+            "sts",
+            "get_caller_identity",
+            "ExpiredToken",
+            "expired_credentials",
+            "access_key_id",
+        ),
     ],
 )
-def test_real_aws_error_codes_become_actionable_messages(monkeypatch, platform_identity, creds, service, operation, code, expected, field):
+def test_real_aws_error_codes_become_actionable_messages(
+    monkeypatch, platform_identity, creds, service, operation, code, expected, field
+):
     stubs = StubbedClients(monkeypatch)
     stubs.fail(service, operation, code)
     with pytest.raises(ConnectionCheckError) as exc:

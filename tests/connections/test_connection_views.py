@@ -23,7 +23,11 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 
 @pytest.fixture
 def aws(monkeypatch, settings):
-    for name, value in {"AWS_ACCESS_KEY_ID": "AKIAPLATFORM00000000", "AWS_SECRET_ACCESS_KEY": "p", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIAPLATFORM00000000",
+        "AWS_SECRET_ACCESS_KEY": "p",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     settings.PLATFORM_AWS_ACCOUNT_ID = None
@@ -63,17 +67,26 @@ def test_role_wizard_shows_external_id_and_downloads(org, owner, aws):
     trust = template["Resources"]["CloustralRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Condition"]["StringEquals"]["sts:ExternalId"] == external_id
     assert trust["Principal"]["AWS"] == "arn:aws:iam::123456789012:root"
-    assert "arn:aws:iam::aws:policy/SecurityAudit" in template["Resources"]["CloustralRole"]["Properties"]["ManagedPolicyArns"]
+    assert (
+        "arn:aws:iam::aws:policy/SecurityAudit"
+        in template["Resources"]["CloustralRole"]["Properties"]["ManagedPolicyArns"]
+    )
     policy = c.get(url("role_setup_file", org, "policy"))
     assert policy["Content-Disposition"].startswith("attachment;")
-    assert json.loads(policy.content)["trustPolicy"]["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] == external_id
+    assert (
+        json.loads(policy.content)["trustPolicy"]["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"]
+        == external_id
+    )
 
 
 def test_create_role_connection_verifies_and_records_account(org, owner, aws):
     c = sudo(owner)
     page = c.get(url("create", org, "aws-role")).content.decode()
     external_id = page.split('id="external-id">')[1].split("<")[0]
-    response = c.post(url("create", org, "aws-role"), {"name": "Production", "role_arn": "arn:aws:iam::123456789012:role/CloustralReadOnly"})
+    response = c.post(
+        url("create", org, "aws-role"),
+        {"name": "Production", "role_arn": "arn:aws:iam::123456789012:role/CloustralReadOnly"},
+    )
     conn = CloudConnection.objects.for_org(org).get()
     assert response.status_code == 302 and response["Location"] == conn.get_absolute_url()
     assert conn.status == "verified" and conn.aws_account_id == "123456789012" and conn.aws_account_alias == "acme-prod"
@@ -102,7 +115,9 @@ def test_failed_check_saves_nothing(org, owner, aws, monkeypatch):
         raise ConnectionCheckError("role_not_assumable", "Cloustral could not assume this role.", field="role_arn")
 
     monkeypatch.setattr(aws_provider, "check", refuse)
-    response = sudo(owner).post(url("create", org, "aws-role"), {"name": "P", "role_arn": "arn:aws:iam::123456789012:role/X"})
+    response = sudo(owner).post(
+        url("create", org, "aws-role"), {"name": "P", "role_arn": "arn:aws:iam::123456789012:role/X"}
+    )
     assert b"Cloustral could not assume this role." in response.content
     assert not CloudConnection.objects.for_org(org).exists()
 
@@ -113,7 +128,10 @@ def test_access_keys_connection_and_secret_never_leaks(org, owner, aws, caplog, 
     key = aws.create_access_key(UserName="scanner")["AccessKey"]
     secret = key["SecretAccessKey"]
     c = sudo(owner)
-    response = c.post(url("create", org, "aws-keys"), {"name": "Keys", "access_key_id": key["AccessKeyId"], "secret_access_key": secret})
+    response = c.post(
+        url("create", org, "aws-keys"),
+        {"name": "Keys", "access_key_id": key["AccessKeyId"], "secret_access_key": secret},
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     conn = CloudConnection.objects.for_org(org).get()
     assert conn.status == "verified" and user
@@ -127,7 +145,10 @@ def test_access_keys_connection_and_secret_never_leaks(org, owner, aws, caplog, 
     from tests.factories import UserFactory
 
     staff.force_login(UserFactory(is_staff=True, is_superuser=True))
-    pages += [staff.get(reverse("admin:connections_cloudconnection_changelist")), staff.get(reverse("admin:connections_cloudconnection_change", args=[conn.pk]))]
+    pages += [
+        staff.get(reverse("admin:connections_cloudconnection_changelist")),
+        staff.get(reverse("admin:connections_cloudconnection_change", args=[conn.pk])),
+    ]
     for page in pages:
         assert page.status_code == 200
         text = page.content.decode()
@@ -160,8 +181,13 @@ def test_stubbed_failure_shows_actionable_message(org, owner, monkeypatch):
     from connections.providers.base import ConnectionCheckError
 
     conn = make_keys_connection(org)
-    monkeypatch.setattr(aws_provider, "check", lambda creds, **k: (_ for _ in ()).throw(
-        ConnectionCheckError("invalid_secret", "The secret access key does not match the access key id.")))
+    monkeypatch.setattr(
+        aws_provider,
+        "check",
+        lambda creds, **k: (_ for _ in ()).throw(
+            ConnectionCheckError("invalid_secret", "The secret access key does not match the access key id.")
+        ),
+    )
     response = sudo(owner).post(url("test", org, conn.pk), follow=True)
     conn.refresh_from_db()
     assert conn.status == "failed" and conn.last_check_code == "invalid_secret"
@@ -174,10 +200,16 @@ def test_edit_rotates_secret_after_testing_it(org, owner, aws):
     conn = make_keys_connection(org, access_key_id=key["AccessKeyId"], secret="old-secret")
     before = conn.encrypted_secret
     c = sudo(owner)
-    response = c.post(url("edit", org, conn.pk), {"name": "Keys", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]})
+    response = c.post(
+        url("edit", org, conn.pk),
+        {"name": "Keys", "access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
+    )
     assert response.status_code == 302
     conn.refresh_from_db()
-    assert conn.encrypted_secret != before and credentials.aws_credentials(conn).secret_access_key == key["SecretAccessKey"]
+    assert (
+        conn.encrypted_secret != before
+        and credentials.aws_credentials(conn).secret_access_key == key["SecretAccessKey"]
+    )
     assert AuditEvent.objects.filter(org=org, action="connection_secret_rotated").exists()
     # Renaming alone keeps the secret.
     c.post(url("edit", org, conn.pk), {"name": "Renamed", "access_key_id": "", "secret_access_key": ""})
@@ -215,8 +247,14 @@ def test_members_and_viewers_see_but_cannot_manage(org, member, member_role, cli
     assert c.get(url("list", org)).status_code == 200
     assert c.get(url("detail", org, conn.pk)).status_code == 200
     assert b"Test connection" not in c.get(url("detail", org, conn.pk)).content
-    for name, args, method in [("choose", (), "get"), ("create", ("aws-keys",), "get"), ("edit", (conn.pk,), "get"),
-                               ("test", (conn.pk,), "post"), ("toggle", (conn.pk,), "post"), ("delete", (conn.pk,), "post")]:
+    for name, args, method in [
+        ("choose", (), "get"),
+        ("create", ("aws-keys",), "get"),
+        ("edit", (conn.pk,), "get"),
+        ("test", (conn.pk,), "post"),
+        ("toggle", (conn.pk,), "post"),
+        ("delete", (conn.pk,), "post"),
+    ]:
         assert getattr(c, method)(url(name, org, *args)).status_code == 403, name
 
 
@@ -231,3 +269,91 @@ def test_another_orgs_connection_is_404(org, owner, outsider, client_for):
     for name in ("detail", "edit", "delete"):
         assert c.get(url(name, outsider.org, conn.pk)).status_code == 404
         assert c.get(url(name, org, conn.pk)).status_code == 404
+
+
+def test_key_rotation_covers_connection_secrets(org, owner, settings, capsys):
+    from django.core.management import call_command
+
+    from accounts.models import TOTPDevice
+    from cloustral import crypto
+
+    settings.ENCRYPTION_KEYS = "old:" + "B" * 43
+    conn = make_keys_connection(org)
+    device = TOTPDevice(user=owner, name="a", confirmed=True)
+    device.set_key(b"x" * 20)
+    device.save()
+    settings.ENCRYPTION_KEYS = "new:" + "C" * 43 + ",old:" + "B" * 43
+    call_command("rotate_encryption_keys")
+    out = capsys.readouterr().out
+    assert "connections.CloudConnection.encrypted_secret: 1 rotated" in out
+    assert "accounts.TOTPDevice.encrypted_key: 1 rotated" in out
+    assert "Total: 2 rotated" in out
+    conn.refresh_from_db()
+    assert crypto.key_id_of(conn.encrypted_secret) == "new"
+    assert credentials.aws_credentials(conn).secret_access_key == SECRET
+
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+CLIENT = "66666666-7777-8888-9999-000000000000"
+SUB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+AZ_SECRET = "az~secret.value_1234567890"
+
+
+@pytest.fixture
+def azure_tenant(fake_azure):
+    fake_azure.add_tenant(TENANT)
+    fake_azure.add_app(TENANT, CLIENT, AZ_SECRET)
+    fake_azure.add_subscription(TENANT, SUB, "Contoso Production")
+    return fake_azure
+
+
+def azure_form(**overrides):
+    data = {
+        "name": "Contoso",
+        "azure_cloud": "public",
+        "tenant_id": TENANT,
+        "client_id": CLIENT,
+        "client_secret": AZ_SECRET,
+        "subscription_ids": SUB,
+    }
+    return {**data, **overrides}
+
+
+def test_create_azure_connection_against_the_fake_arm(org, owner, azure_tenant):
+    c = sudo(owner)
+    response = c.post(url("create", org, "azure"), azure_form())
+    assert response.status_code == 302, response.content.decode()[:3000]
+    conn = CloudConnection.objects.for_org(org).get()
+    assert conn.provider == "azure" and conn.status == "verified"
+    assert conn.subscriptions[0]["name"] == "Contoso Production"
+    page = c.get(conn.get_absolute_url()).content.decode()
+    assert "Contoso Production" in page and AZ_SECRET not in page
+    assert credentials.azure_client_secret(conn) == AZ_SECRET
+    with db.cursor() as cursor:
+        cursor.execute("SELECT * FROM connections_cloudconnection")
+        assert AZ_SECRET not in repr(cursor.fetchall())
+
+
+def test_azure_wrong_secret_and_unknown_subscription_are_field_errors(org, owner, azure_tenant):
+    c = sudo(owner)
+    response = c.post(url("create", org, "azure"), azure_form(client_secret="wrong-secret"))
+    assert response.status_code == 200 and "wrong-secret" not in response.content.decode()
+    assert b"secret" in response.content.lower()
+    response = c.post(url("create", org, "azure"), azure_form(subscription_ids="ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee"))
+    assert response.status_code == 200 and b"ffffffff-bbbb-cccc-dddd-eeeeeeeeeeee" in response.content
+    response = c.post(url("create", org, "azure"), azure_form(subscription_ids="not-a-guid"))
+    assert b"Not a subscription id" in response.content
+    assert not CloudConnection.objects.for_org(org).exists()
+
+
+def test_azure_edit_changes_subscriptions_after_testing(org, owner, azure_tenant):
+    second = "bbbbbbbb-bbbb-cccc-dddd-eeeeeeeeeeee"
+    azure_tenant.add_subscription(TENANT, second, "Contoso Dev")
+    c = sudo(owner)
+    c.post(url("create", org, "azure"), azure_form())
+    conn = CloudConnection.objects.for_org(org).get()
+    response = c.post(url("edit", org, conn.pk), azure_form(client_secret="", subscription_ids=f"{SUB}\n{second}"))
+    assert response.status_code == 302
+    conn.refresh_from_db()
+    assert [s["name"] for s in conn.subscriptions] == ["Contoso Production", "Contoso Dev"]
+    assert credentials.azure_client_secret(conn) == AZ_SECRET  # kept: not re-entered

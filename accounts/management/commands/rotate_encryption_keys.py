@@ -12,7 +12,8 @@ class Command(BaseCommand):
         totals = {"rotated": 0, "current": 0, "failed": 0}
         for model, field, aad in crypto.encrypted_fields():
             counts = {"rotated": 0, "current": 0, "failed": 0}
-            for obj in model._default_manager.all().iterator(chunk_size=500):
+            # The base manager, on purpose: every organization's rows.
+            for obj in model._base_manager.all().iterator(chunk_size=500):
                 token = getattr(obj, field)
                 if not token:
                     continue
@@ -25,10 +26,12 @@ class Command(BaseCommand):
                     counts["failed"] += 1  # never overwritten: an unreadable secret stays as it was
                     continue
                 with transaction.atomic():
-                    model._default_manager.filter(pk=obj.pk, **{field: token}).update(**{field: new})
+                    model._base_manager.filter(pk=obj.pk, **{field: token}).update(**{field: new})
                 counts["rotated"] += 1
             label = f"{model._meta.label}.{field}"
-            self.stdout.write(f"{label}: {counts['rotated']} rotated, {counts['current']} already current, {counts['failed']} failed")
+            self.stdout.write(
+                f"{label}: {counts['rotated']} rotated, {counts['current']} already current, {counts['failed']} failed"
+            )
             for key in totals:
                 totals[key] += counts[key]
         self.stdout.write(
@@ -36,4 +39,6 @@ class Command(BaseCommand):
             f"(encrypting key: {ring.primary})"
         )
         if totals["failed"]:
-            self.stderr.write("Some secrets could not be decrypted with any key in ENCRYPTION_KEYS; they were left unchanged.")
+            self.stderr.write(
+                "Some secrets could not be decrypted with any key in ENCRYPTION_KEYS; they were left unchanged."
+            )

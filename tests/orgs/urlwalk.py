@@ -1,0 +1,146 @@
+"""Enumerate the project's URL patterns, and build a victim organization with one object of each kind.
+
+Shared by the isolation test (every pattern that takes an identifier, requested by a member of
+another organization, must answer 404) and the role test (every org view, by every role, answers as
+the matrix says).
+
+**When you add a view whose URL takes a new kwarg** (``connection_id``, ``resource_id``...), create
+one such object in ``build_world`` and register the kwarg in ``SAMPLES``. The isolation test fails
+until you do, by design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from orgs.models import Invitation, Membership, Organization
+from orgs.roles import Role
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str
+    name: str  # "namespace:name"; empty when the pattern is unnamed
+    kwargs: tuple[str, ...]
+    callback: Callable
+    namespace: str = ""
+
+    @property
+    def org_capability(self) -> str | None:
+        return getattr(self.callback, "org_capability", None)
+
+    @property
+    def org_methods(self) -> tuple[str, ...] | None:
+        return getattr(self.callback, "org_methods", None)
+
+    def __str__(self) -> str:
+        return f"{self.name or '<unnamed>'} ({self.route})"
+
+
+def _kwarg_names(pattern) -> list[str]:
+    converters = getattr(pattern, "converters", None)
+    if converters:
+        return list(converters)
+    regex = getattr(pattern, "regex", None)
+    return list(regex.groupindex) if regex is not None else []
+
+
+def walk_urls(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "", kwargs=()) -> Iterator[Route]:
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        names = tuple(kwargs) + tuple(_kwarg_names(entry.pattern))
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from walk_urls(entry, prefix + str(entry.pattern), ns, names)
+        elif isinstance(entry, URLPattern):
+            full_name = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            yield Route(prefix + str(entry.pattern), full_name, names, entry.callback, namespace)
+
+
+def org_routes() -> list[Route]:
+    """Every route served by an ``@org_view``."""
+    return [r for r in walk_urls() if r.org_capability is not None]
+
+
+@dataclass
+class World:
+    """An organization with one object of every kind a URL can name."""
+
+    org: Organization
+    owner: object
+    membership: Membership  # a plain member (the target of member actions)
+    invitation: Invitation  # a pending invitation
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def build_world(name: str, owner=None) -> World:
+    from tests.factories import InvitationFactory, MembershipFactory, OrganizationFactory, UserFactory
+
+    org = OrganizationFactory(name=name)
+    owner = owner or UserFactory()
+    MembershipFactory(user=owner, org=org, role=Role.OWNER)
+    target = MembershipFactory(org=org, role=Role.MEMBER)
+    invitation = InvitationFactory(org=org, invited_by=owner, role=Role.MEMBER)
+    world = World(org=org, owner=owner, membership=target, invitation=invitation)
+    for add in WORLD_BUILDERS:
+        add(world)
+    return world
+
+
+# --- one object of each kind from the other apps ----------------------------------------------
+
+
+def _add_connection(world: World) -> None:
+    from connections import credentials
+    from connections.models import CloudConnection
+
+    conn = CloudConnection(org=world.org, name="Sample keys", provider="aws", auth_method="aws_keys")
+    credentials.store_secret(conn, {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "s" * 40})
+    conn.save()
+    world.extra["connection"] = conn
+
+
+WORLD_BUILDERS: list[Callable[[World], None]] = [_add_connection]
+
+# Identifier kwarg -> the world's object it names. Register every identifier of every URL here.
+SAMPLES: dict[str, Callable[[World], object]] = {
+    "org_slug": lambda w: w.org.slug,
+    "membership_id": lambda w: w.membership.pk,
+    "invitation_id": lambda w: w.invitation.pk,
+    "connection_id": lambda w: w.extra["connection"].pk,
+}
+# Kwargs that name no object (a choice among fixed values): a valid constant each.
+CONSTANTS: dict[str, object] = {
+    "method": "aws-keys",  # connections:create
+    "kind": "policy",  # connections:role_setup_file
+}
+
+
+def url_for(route: Route, world: World, overrides: dict | None = None) -> str:
+    """The route's URL for ``world``'s objects; fails the test for a kwarg without a sample."""
+    missing = [k for k in route.kwargs if k not in SAMPLES and k not in CONSTANTS]
+    if missing:
+        pytest.fail(
+            f"URL {route} takes {missing}, which the org tests do not know. If it names an object, create one "
+            f"in tests/orgs/urlwalk.py:build_world() (WORLD_BUILDERS) and register the kwarg in SAMPLES; if "
+            f"it is a fixed choice, add a valid value to CONSTANTS. Then the tests can prove that another "
+            f"organization's member gets a 404 and that each role gets what the matrix says.",
+            pytrace=False,
+        )
+    kwargs = {k: SAMPLES[k](world) if k in SAMPLES else CONSTANTS[k] for k in route.kwargs}
+    kwargs.update(overrides or {})
+    if route.name:
+        return reverse(route.name, kwargs=kwargs)
+    # An unnamed pattern (none yet outside the admin): fill in the route by hand.
+    path = route.route
+    for key, value in kwargs.items():
+        path = path.replace(f"<{key}>", str(value))
+        for conv in ("int", "slug", "str", "uuid", "path"):
+            path = path.replace(f"<{conv}:{key}>", str(value))
+    return "/" + path
