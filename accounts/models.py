@@ -131,6 +131,14 @@ class AuditEvent(models.Model):
         INVITATION_RESENT = "invitation_resent", "Invitation resent"
         INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
         INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+        # Cloud connections (never with the secret itself)
+        CONNECTION_CREATED = "connection_created", "Connection added"
+        CONNECTION_UPDATED = "connection_updated", "Connection edited"
+        CONNECTION_SECRET_ROTATED = "connection_secret_rotated", "Connection credentials changed"
+        CONNECTION_TESTED = "connection_tested", "Connection tested"
+        CONNECTION_ENABLED = "connection_enabled", "Connection enabled"
+        CONNECTION_DISABLED = "connection_disabled", "Connection disabled"
+        CONNECTION_DELETED = "connection_deleted", "Connection deleted"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"

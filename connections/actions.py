@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import audit
+from accounts.models import AuditEvent
 from cloustral import crypto
 from connections import credentials
 from connections.models import CloudConnection
@@ -17,6 +18,7 @@ from connections.providers import aws
 from connections.providers.base import CheckResult, ConnectionCheckError
 
 logger = logging.getLogger(__name__)
+A = AuditEvent.Action
 Auth = CloudConnection.AuthMethod
 
 
@@ -90,7 +92,7 @@ def do_create_connection(request: HttpRequest, connection: CloudConnection) -> C
     with transaction.atomic():
         connection.save()
         audit.record(
-            "connection_created",
+            A.CONNECTION_CREATED,
             request=request,
             org=connection.org,
             target=connection.name,
@@ -131,7 +133,7 @@ def do_update_connection(request: HttpRequest, connection: CloudConnection, data
         with transaction.atomic():
             connection.save()
             audit.record(
-                "connection_secret_rotated" if "secret" in changed else "connection_updated",
+                A.CONNECTION_SECRET_ROTATED if "secret" in changed else A.CONNECTION_UPDATED,
                 request=request,
                 org=connection.org,
                 target=connection.name,
@@ -143,7 +145,7 @@ def do_update_connection(request: HttpRequest, connection: CloudConnection, data
 def do_set_regions(request: HttpRequest, connection: CloudConnection, regions: list[str]) -> None:
     connection.selected_regions = [r for r in regions if r in connection.enabled_regions]
     connection.save(update_fields=["selected_regions", "updated_at"])
-    audit.record("connection_updated", request=request, org=connection.org, target=connection.name, fields=["regions"])
+    audit.record(A.CONNECTION_UPDATED, request=request, org=connection.org, target=connection.name, fields=["regions"])
 
 
 def do_test_connection(request: HttpRequest, connection: CloudConnection) -> ConnectionCheckError | None:
@@ -159,7 +161,7 @@ def do_test_connection(request: HttpRequest, connection: CloudConnection) -> Con
         connection.last_check_message = exc.message
     connection.save()
     audit.record(
-        "connection_tested",
+        A.CONNECTION_TESTED,
         request=request,
         org=connection.org,
         target=connection.name,
@@ -172,7 +174,7 @@ def do_set_enabled(request: HttpRequest, connection: CloudConnection, enabled: b
     connection.enabled = enabled
     connection.save(update_fields=["enabled", "updated_at"])
     audit.record(
-        "connection_enabled" if enabled else "connection_disabled",
+        A.CONNECTION_ENABLED if enabled else A.CONNECTION_DISABLED,
         request=request,
         org=connection.org,
         target=connection.name,
@@ -185,4 +187,4 @@ def do_delete_connection(request: HttpRequest, connection: CloudConnection) -> N
     name, org = connection.name, connection.org
     with transaction.atomic():
         connection.delete()
-        audit.record("connection_deleted", request=request, org=org, target=name)
+        audit.record(A.CONNECTION_DELETED, request=request, org=org, target=name)
