@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "orgs",
     "connections",
+    "inventory",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +125,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    # Scheduled scans: connections whose scan frequency is due are queued every 5 minutes.
+    "enqueue-due-syncs": {"task": "inventory.tasks.enqueue_due_syncs", "schedule": 300.0},
+    # Runs whose worker died are marked failed, so nothing stays "running" forever.
+    "reap-stale-sync-runs": {"task": "inventory.tasks.reap_stale_runs", "schedule": 120.0},
+}
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -208,6 +215,22 @@ PLATFORM_AWS_ACCOUNT_ID = env_str("PLATFORM_AWS_ACCOUNT_ID")
 AZURE_ARM_ENDPOINT = env_str("AZURE_ARM_ENDPOINT")
 AZURE_AUTHORITY_HOST = env_str("AZURE_AUTHORITY_HOST")
 AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")
+
+# --- Inventory sync engine ----------------------------------------------------------------------
+# Collector units (type × region) fetched at once per sync.
+SYNC_MAX_WORKERS = env_int("SYNC_MAX_WORKERS", 8)
+# Share of each documented AWS API quota a scan may use (inventory/ratelimit.py), 0 < f <= 1.
+try:
+    SYNC_RATE_FRACTION = float(env_str("SYNC_RATE_FRACTION", "0.5"))
+except ValueError:
+    raise ImproperlyConfigured("SYNC_RATE_FRACTION must be a number between 0 and 1, e.g. 0.5") from None
+if not 0 < SYNC_RATE_FRACTION <= 1:
+    raise ImproperlyConfigured("SYNC_RATE_FRACTION must be a number between 0 and 1, e.g. 0.5")
+# A running sync records a heartbeat this often; one silent for SYNC_STALE_MINUTES is marked failed.
+SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
+SYNC_STALE_MINUTES = env_int("SYNC_STALE_MINUTES", 15)
+# A queued sync that no worker picked up within this many minutes is marked failed.
+SYNC_QUEUED_TIMEOUT_MINUTES = env_int("SYNC_QUEUED_TIMEOUT_MINUTES", 60)
 
 # --- Secrets at rest: "kid:base64key,kid2:base64key2" — the first encrypts, all decrypt -------
 ENCRYPTION_KEYS = env_str("ENCRYPTION_KEYS")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("", include("orgs.urls")),  # /o/<org_slug>/... (org-scoped), /orgs/new/, /invitations/<token>/
     path("", include("connections.urls")),  # /o/<org_slug>/connections/...
+    path("", include("inventory.urls")),  # /o/<org_slug>/connections/<id>/scans/, /o/<org_slug>/scans/<id>/
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

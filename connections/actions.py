@@ -148,6 +148,23 @@ def do_set_regions(request: HttpRequest, connection: CloudConnection, regions: l
     audit.record(A.CONNECTION_UPDATED, request=request, org=connection.org, target=connection.name, fields=["regions"])
 
 
+def do_set_scan_frequency(request: HttpRequest, connection: CloudConnection, frequency: str) -> bool:
+    """Change how often the connection is scanned automatically. Returns False when nothing changed."""
+    if frequency == connection.scan_frequency:
+        return False
+    connection.scan_frequency = frequency
+    connection.save(update_fields=["scan_frequency", "updated_at"])
+    audit.record(
+        A.CONNECTION_UPDATED,
+        request=request,
+        org=connection.org,
+        target=connection.name,
+        fields=["scan_frequency"],
+        scan_frequency=frequency,
+    )
+    return True
+
+
 def do_test_connection(request: HttpRequest, connection: CloudConnection) -> ConnectionCheckError | None:
     """Test on demand and record the outcome on the connection. Returns the error, if any."""
     error = None

@@ -85,3 +85,7 @@ class RegionsForm(forms.Form):
     def __init__(self, *args, enabled_regions: list[str] = (), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["regions"].choices = [(r, r) for r in enabled_regions]
+
+
+class ScanScheduleForm(forms.Form):
+    scan_frequency = forms.ChoiceField(choices=CloudConnection.ScanFrequency.choices)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -32,6 +33,12 @@ class CloudConnection(models.Model):
         PENDING = "pending", "Not verified yet"
         VERIFIED = "verified", "Verified"
         FAILED = "failed", "Check failed"
+
+    class ScanFrequency(models.TextChoices):
+        MANUAL = "manual", "Manual only"
+        HOURLY = "hourly", "Every hour"
+        EVERY_6H = "6h", "Every 6 hours"
+        DAILY = "daily", "Daily"
 
     class AzureCloud(models.TextChoices):
         PUBLIC = "public", "Azure (global)"
@@ -66,6 +73,13 @@ class CloudConnection(models.Model):
     # The secret: AWS access key pair, or the Azure client secret; AES-GCM bound to (org, uid).
     encrypted_secret = models.TextField(blank=True, default="")
     secret_changed_at = models.DateTimeField(null=True, blank=True)
+
+    scan_frequency = models.CharField(
+        max_length=8,
+        choices=ScanFrequency.choices,
+        default=ScanFrequency.DAILY,
+        help_text="How often the inventory is scanned automatically.",
+    )
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     last_checked_at = models.DateTimeField(null=True, blank=True)
@@ -107,8 +121,19 @@ class CloudConnection(models.Model):
         return ", ".join(s.get("name") or s.get("id", "") for s in self.subscriptions)
 
     @property
+    def scan_interval(self) -> timedelta | None:
+        """Time between scheduled scans; None for manual-only connections."""
+        return SCAN_INTERVALS.get(self.scan_frequency)
+
+    @property
     def scan_regions(self) -> list[str]:
         return list(self.selected_regions or self.enabled_regions)
 
+
+SCAN_INTERVALS: dict[str, timedelta] = {
+    CloudConnection.ScanFrequency.HOURLY: timedelta(hours=1),
+    CloudConnection.ScanFrequency.EVERY_6H: timedelta(hours=6),
+    CloudConnection.ScanFrequency.DAILY: timedelta(days=1),
+}
 
 crypto.register_encrypted_field(CloudConnection, "encrypted_secret", CloudConnection.secret_aad)

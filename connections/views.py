@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.sudo import require_sudo
 from connections import actions, aws_setup
 from connections.access import get_connection_for_member
-from connections.forms import AwsKeysForm, AwsRoleForm, AzureForm, RegionsForm
+from connections.forms import AwsKeysForm, AwsRoleForm, AzureForm, RegionsForm, ScanScheduleForm
 from connections.models import CloudConnection, new_external_id
 from connections.providers.base import ConnectionCheckError
 from orgs.decorators import org_view
@@ -109,6 +109,8 @@ def role_setup_file(request: HttpRequest, kind: str) -> HttpResponse:
 def detail(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id)
     context = {"connection": connection}
+    if request.membership.can_manage_connections:
+        context["schedule_form"] = ScanScheduleForm(initial={"scan_frequency": connection.scan_frequency})
     if connection.provider == CloudConnection.Provider.AWS and connection.enabled_regions:
         context["regions_form"] = RegionsForm(
             initial={"regions": connection.selected_regions}, enabled_regions=connection.enabled_regions
@@ -152,6 +154,18 @@ def set_regions(request: HttpRequest, connection_id: int) -> HttpResponse:
         messages.success(request, "Regions saved.")
     else:
         messages.error(request, "Choose regions from the list of enabled regions.")
+    return redirect(connection.get_absolute_url())
+
+
+@org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
+def schedule(request: HttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    form = ScanScheduleForm(request.POST)
+    if form.is_valid():
+        if actions.do_set_scan_frequency(request, connection, form.cleaned_data["scan_frequency"]):
+            messages.success(request, f"Scheduled scans: {connection.get_scan_frequency_display()}.")
+    else:
+        messages.error(request, "Choose how often to scan from the list.")
     return redirect(connection.get_absolute_url())
 
 

@@ -338,6 +338,7 @@ class FakeAzure:
             self.resource_groups: dict[str, dict] = {}  # normalized id -> json
             self.resources: dict[str, dict] = {}  # normalized id -> json
             self.registered: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = {}
+            self.registered_queries: dict[tuple, tuple[int, Any, dict[str, str]]] = {}
             self.faults: list[Fault] = []
             self.denied_providers: set[tuple[str, str | None]] = set()
             self.tokens: dict[str, IssuedToken] = {}
@@ -444,11 +445,28 @@ class FakeAzure:
             self.resources[_norm(body["id"])] = body
         return body
 
-    def register(self, path: str, body: Any, *, status: int = 200, method: str = "GET", headers: dict | None = None):
+    def register(
+        self,
+        path: str,
+        body: Any,
+        *,
+        status: int = 200,
+        method: str = "GET",
+        headers: dict | None = None,
+        query: dict[str, str] | None = None,
+    ):
         """Answer ``method path`` (any api-version) with this JSON, ahead of the built-in routes.
-        A dict with a ``value`` list is paged like any list."""
+        A dict with a ``value`` list is paged like any list. With ``query``, only requests carrying those
+        query parameters (values compared case-insensitively) get this answer, ahead of one without
+        (``statusOnly=true``, ``$expand=...``)."""
+        key = (method.upper(), _norm(path))
+        answer = (status, body, dict(headers or {}))
         with self._lock:
-            self.registered[(method.upper(), _norm(path))] = (status, body, dict(headers or {}))
+            if query:
+                wanted = tuple(sorted((k, str(v).lower()) for k, v in query.items()))
+                self.registered_queries[(*key, wanted)] = answer
+            else:
+                self.registered[key] = answer
 
     def register_list(self, path: str, items: list[dict]) -> None:
         self.register(path, {"value": list(items)})
@@ -877,7 +895,14 @@ class _Handler(BaseHTTPRequestHandler):
             )
         path = _norm(self._path)
         with fake._lock:
-            registered = fake.registered.get((method, path))
+            registered = next(
+                (
+                    answer
+                    for (m, p, wanted), answer in fake.registered_queries.items()
+                    if m == method and p == path and all(str(self._query.get(k, "")).lower() == v for k, v in wanted)
+                ),
+                None,
+            ) or fake.registered.get((method, path))
         if method != "GET" and registered is None:
             return 405, arm_error("MethodNotAllowed", f"The fake is read-only: {method} {self._path}"), {}
         segments = path.strip("/").split("/") if path != "/" else []

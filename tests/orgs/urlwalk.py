@@ -106,7 +106,15 @@ def _add_connection(world: World) -> None:
     world.extra["connection"] = conn
 
 
-WORLD_BUILDERS: list[Callable[[World], None]] = [_add_connection]
+def _add_sync_run(world: World) -> None:
+    from inventory.models import SyncRun
+
+    world.extra["sync_run"] = SyncRun.objects.for_org(world.org).create(
+        connection=world.extra["connection"], status=SyncRun.Status.SUCCEEDED
+    )
+
+
+WORLD_BUILDERS: list[Callable[[World], None]] = [_add_connection, _add_sync_run]
 
 # Identifier kwarg -> the world's object it names. Register every identifier of every URL here.
 SAMPLES: dict[str, Callable[[World], object]] = {
@@ -114,6 +122,7 @@ SAMPLES: dict[str, Callable[[World], object]] = {
     "membership_id": lambda w: w.membership.pk,
     "invitation_id": lambda w: w.invitation.pk,
     "connection_id": lambda w: w.extra["connection"].pk,
+    "run_id": lambda w: w.extra["sync_run"].pk,
 }
 # Kwargs that name no object (a choice among fixed values): a valid constant each.
 CONSTANTS: dict[str, object] = {

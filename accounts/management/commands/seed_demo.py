@@ -1,3 +1,5 @@
+import os
+
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -29,7 +31,26 @@ class Command(BaseCommand):
         # The demo organization is found by its slug (unique_slug("Demo Org") is "demo-org" when free).
         org = Organization.objects.filter(slug=DEMO_ORG_SLUG).first() or do_create_organization(user, DEMO_ORG_NAME)
         Membership.objects.for_org(org).update_or_create(user=user, defaults={"role": Role.OWNER})
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            self._seed_aws(org, user)
         self.stdout.write(self.style.SUCCESS("Demo ready."))
         self.stdout.write(
             f"  Open     {settings.SITE_URL}/o/{org.slug}/\n  Email    {DEMO_EMAIL}\n  Password {DEMO_PASSWORD}"
+        )
+
+    def _seed_aws(self, org, user) -> None:
+        """A simulated AWS account in the local moto server (scripts/demo starts it), connected and scanned."""
+        from inventory import demo
+
+        try:
+            created = demo.seed_aws_account()
+            connection = demo.ensure_demo_connection(org, user)
+            run = demo.sync_demo_connection(connection)
+        except Exception as exc:  # the demo still starts; say what went wrong
+            self.stderr.write(f"Could not set up the simulated AWS account: {type(exc).__name__}: {exc}")
+            return
+        self.stderr.write(
+            f"Simulated AWS account {'created' if created else 'already there'}; "
+            f"scan of “{connection.name}”: {run.status}, {run.resource_count} resources "
+            f"(+{run.created_count} ~{run.modified_count} -{run.deleted_count})."
         )

@@ -1,0 +1,400 @@
+#!/usr/bin/env python
+"""Benchmark of the AWS sync engine against a local moto server.
+
+    .venv/bin/python bench/aws_sync.py [--resources 10000] [--regions 4] [--keep]
+
+1. starts ``moto_server`` on 127.0.0.1 (an ephemeral port; stopped at the end), with
+   MOTO_EC2_LOAD_DEFAULT_AMIS=false;
+2. seeds an account of about --resources resources, mostly cheap-to-create types (security groups,
+   subnets, volumes, VPCs, network interfaces, a few instances) spread over --regions regions;
+3. runs one full sync through the engine (``inventory.sync.run_sync``: every registered collector,
+   rate limits, diff, one write transaction) into SQLite in a temporary directory, or into
+   DATABASE_URL when it is set (the benchmark's organization is deleted at the end);
+4. replays the very API calls the sync made (same operations, same parameters, pages included) with
+   plain boto3 clients and nothing else: the "bare paginated describe calls for the same resources",
+   once one after the other and once with the sync's concurrency;
+5. prints resources per second, the ratio of the sync's wall time to the bare calls' time, where the
+   time went, and peak memory.
+
+The sync runs twice on the same account (two connections, each a first full sync of ~10,000
+resources): with the production rate limits (at most SYNC_RATE_FRACTION of AWS's documented quotas,
+which is what a customer gets), and without client-side rate limits, which isolates the engine's own
+overhead over the API calls. The bare calls are not paced, so the first ratio includes the pacing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT_ID = "123456789012"
+ALL_REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1", "eu-central-1", "ap-northeast-1"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class MotoServer:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "moto.log"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> MotoServer:
+        binary = Path(sys.executable).with_name("moto_server")
+        env = {**os.environ, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(  # noqa: S603  (our own venv's moto_server)
+                [str(binary), "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log, env=env
+            )
+        import urllib.request
+
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1)  # noqa: S310  (local moto)
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"moto_server exited; see {self.log}") from None
+                time.sleep(0.1)
+        raise RuntimeError(f"moto_server did not start; see {self.log}")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+def seed_region(region: str, target: int) -> int:
+    """About ``target`` resources in ``region``; returns how many create calls succeeded."""
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name=region)
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    vpc_count = 10
+    subnets_per_vpc = 20
+    instances = 25  # each brings a network interface and a root volume
+    budget = target - vpc_count * 3 - vpc_count * subnets_per_vpc - instances * 3
+    groups = int(budget * 0.5)
+    volumes = int(budget * 0.3)
+    enis = budget - groups - volumes
+    vpcs, subnets = [], []
+    for v in range(vpc_count):
+        vpc = ec2.create_vpc(CidrBlock=f"10.{v}.0.0/16")["Vpc"]["VpcId"]  # + default SG and main route table
+        vpcs.append(vpc)
+        for s in range(subnets_per_vpc):
+            subnets.append(
+                ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{v}.{s}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+            )
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    image = ec2.register_image(
+        Name="bench-image",
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        VirtualizationType="hvm",
+    )["ImageId"]
+
+    def create_group(i: int) -> None:
+        ec2.create_security_group(
+            GroupName=f"bench-{i}",
+            Description="benchmark",
+            VpcId=vpcs[i % vpc_count],
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": "team", "Value": f"t{i % 7}"}]}],
+        )
+
+    def create_volume(i: int) -> None:
+        ec2.create_volume(
+            AvailabilityZone=zone,
+            Size=1 + i % 100,
+            TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": f"vol-{i}"}]}],
+        )
+
+    def create_eni(i: int) -> None:
+        ec2.create_network_interface(SubnetId=subnets[i % len(subnets)], Description=f"bench-{i}")
+
+    jobs = [(create_group, i) for i in range(groups)]
+    jobs += [(create_volume, i) for i in range(volumes)]
+    jobs += [(create_eni, i) for i in range(enis)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda job: job[0](job[1]), jobs))
+    ec2.run_instances(ImageId=image, MinCount=instances, MaxCount=instances, SubnetId=subnets[0])
+    return len(jobs) + vpc_count * (subnets_per_vpc + 2) + instances
+
+
+def seed_global() -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for i in range(5):
+        s3.create_bucket(Bucket=f"bench-bucket-{i}-{ACCOUNT_ID}")
+    iam = boto3.client("iam", region_name="us-east-1")
+    for i in range(10):
+        iam.create_user(UserName=f"bench-user-{i}")
+    iam.create_role(RoleName="CloustralReadOnly", AssumeRolePolicyDocument="{}")
+
+
+# --- recording and replaying the sync's API calls --------------------------------------------------
+
+
+class CallRecorder:
+    """Every API call made by the sync's clients: (region, service, operation, params), in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str, dict]] = []
+        self.lock = threading.Lock()
+
+    def attach(self, client) -> None:
+        region = client.meta.region_name
+        service = client.meta.service_model.service_name
+
+        def record(params, model, **kwargs):
+            with self.lock:
+                self.calls.append((region, service, model.name, dict(params)))
+
+        client.meta.events.register("before-parameter-build.*.*", record)
+
+
+def replay(calls: list[tuple[str, str, str, dict]], workers: int) -> float:
+    """Seconds to make ``calls`` with plain clients (created beforehand, not timed). With several
+    workers, each (region, service) sequence runs in order on one worker, as in the sync."""
+    import boto3
+    from botocore.config import Config
+
+    from inventory.collectors.aws.context import SCAN_CONFIG
+
+    session = boto3.Session(region_name="us-east-1")
+    config = SCAN_CONFIG.merge(Config(max_pool_connections=max(10, workers)))
+    clients = {}
+    for region, service, _op, _params in calls:
+        if (region, service) not in clients:
+            client = session.client(service, region_name=region, config=config)
+            if service == "s3control":
+                from inventory.sync import _strip_account_host_prefix
+
+                client.meta.events.register("before-send.s3-control", _strip_account_host_prefix)
+            clients[(region, service)] = client
+    groups: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
+    for region, service, op, params in calls:
+        groups[(region, service)].append((op, params))
+
+    def run(key) -> None:
+        client = clients[key]
+        for op, params in groups[key]:
+            try:
+                client._make_api_call(op, params)
+            except Exception:  # noqa: S110  (the same errors the sync saw; only the time matters)
+                pass
+
+    started = time.perf_counter()
+    if workers <= 1:
+        for key in groups:
+            run(key)
+    else:
+        # Longest sequences first, as a fair scheduler would.
+        order = sorted(groups, key=lambda k: -len(groups[k]))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, order))
+    return time.perf_counter() - started
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    # A SIGTERM (timeout, kill) unwinds like Ctrl+C, so the moto server and the temporary files go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--resources", type=int, default=10_000, help="about how many resources to seed")
+    parser.add_argument("--regions", type=int, default=4, choices=range(1, len(ALL_REGIONS) + 1))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (SQLite, moto log)")
+    parser.add_argument(
+        "--paced-only", action="store_true", help="skip the second sync without client-side rate limits"
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="cloustral-bench-"))
+    regions = ALL_REGIONS[: args.regions]
+    try:
+        with MotoServer(workdir) as moto:
+            os.environ.update(
+                {
+                    "AWS_ENDPOINT_URL": moto.url,
+                    "AWS_ACCESS_KEY_ID": "AKIABENCHPLATFORM000",
+                    "AWS_SECRET_ACCESS_KEY": "bench-not-a-secret",
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                    "DEBUG": os.environ.get("DEBUG", "true"),
+                    "LOG_LEVEL": "WARNING",
+                }
+            )
+            if not os.environ.get("DATABASE_URL"):
+                os.environ["DATA_DIR"] = str(workdir)
+            database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else f"SQLite in {workdir}"
+            print(f"moto server at {moto.url}; database: {database}")
+
+            started = time.perf_counter()
+            per_region = args.resources // len(regions)
+            with ThreadPoolExecutor(max_workers=len(regions)) as pool:
+                list(pool.map(lambda r: seed_region(r, per_region), regions))
+            seed_global()
+            print(f"seeded {len(regions)} regions in {time.perf_counter() - started:.1f} s")
+            return run_benchmark(regions, paced_only=args.paced_only)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloustral.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from connections.models import CloudConnection
+    from inventory import actions, ratelimit, sync
+    from orgs.models import Organization
+
+    call_command("migrate", verbosity=0)
+    org = Organization.objects.create(name="Benchmark", slug=f"bench-{int(time.time())}")
+
+    def new_connection(name: str) -> CloudConnection:
+        return CloudConnection.objects.for_org(org).create(
+            name=name,
+            provider="aws",
+            auth_method="aws_role",
+            role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/CloustralReadOnly",
+            external_id="cloustral-benchmark-external-id",
+            aws_account_id=ACCOUNT_ID,
+            enabled_regions=regions,
+            status=CloudConnection.Status.VERIFIED,
+        )
+
+    def timed_sync(connection: CloudConnection, recorder: CallRecorder | None = None) -> dict:
+        """One full sync, instrumented: wall time, write time, the fetch's unit results, peak RSS."""
+        out: dict = {"rss_before": rss_mib()}
+        originals = (sync._SerializedSession.client, sync.write_inventory, sync.summarize)
+
+        def recording_client(self, *a, **kw):
+            client = originals[0](self, *a, **kw)
+            if recorder:
+                recorder.attach(client)
+            return client
+
+        def timed_write(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return originals[1](*a, **kw)
+            finally:
+                out["write"] = time.perf_counter() - t
+
+        def keep_fetch(fetch):
+            out["fetch_result"] = fetch
+            return originals[2](fetch)
+
+        sync._SerializedSession.client, sync.write_inventory, sync.summarize = recording_client, timed_write, keep_fetch
+        try:
+            run, _ = actions.do_start_sync(connection, enqueue=False)
+            t = time.perf_counter()
+            out["run"] = sync.run_sync(run.pk)
+            out["wall"] = time.perf_counter() - t
+        finally:
+            sync._SerializedSession.client, sync.write_inventory, sync.summarize = originals
+        out["peak"] = peak_rss_mib()
+        return out
+
+    def report(label: str, result: dict, bare: float, workers: int) -> None:
+        run, wall = result["run"], result["wall"]
+        write = result.get("write", 0.0)
+        fetch = result.get("fetch_result")
+        print(f"\n{label}: sync run {run.pk} {run.status}, {run.completeness_percent:.1f}% complete")
+        print(f"  resources               {run.resource_count:>10,}  ({len(run.counts['by_type'])} types)")
+        print(f"  API calls               {run.api_calls:>10,}")
+        print(f"  sync wall time          {wall:>10.2f} s  (fetch {wall - write:.2f} s, write {write:.2f} s)")
+        print(f"  resources per second    {run.resource_count / wall:>10,.0f}")
+        print(f"  ratio sync / bare       {wall / bare:>10.2f}   (vs the faster bare run; target <= 1.5)")
+        if fetch is not None:
+            print(f"  waited for rate limits  {fetch.rate_wait_seconds:>10.2f} s  (summed over worker threads)")
+            slowest = sorted(fetch.results, key=lambda r: -r.seconds)[:5]
+            print(
+                "  slowest units           "
+                + ", ".join(f"{r.unit.scope[0][4:]}@{r.unit.region} {r.seconds:.1f}s" for r in slowest)
+            )
+
+    try:
+        workers = settings.SYNC_MAX_WORKERS
+        recorder = CallRecorder()
+        paced = timed_sync(new_connection("Paced"), recorder)
+        if paced["run"].status not in ("succeeded", "partial"):
+            print(f"sync {paced['run'].status}: {paced['run'].errors} {paced['run'].warnings[:5]}")
+            return 1
+        unpaced = None
+        if not paced_only:
+            # The same sync without client-side rate limits: the engine's own overhead over the calls.
+            original = ratelimit.limiter_for_account
+            ratelimit.limiter_for_account = lambda account: ratelimit.RateLimiter(
+                account, fraction=1.0, quotas={}, default=ratelimit.Quota(1e9, 1e9)
+            )
+            try:
+                unpaced = timed_sync(new_connection("Unpaced"))
+            finally:
+                ratelimit.limiter_for_account = original
+        bare_sequential = replay(recorder.calls, 1)
+        bare_concurrent = replay(recorder.calls, workers)
+
+        bare = min(bare_sequential, bare_concurrent)  # the stricter baseline
+        print(f"\nthe same {len(recorder.calls):,} API calls, bare (plain boto3 clients, no processing):")
+        print(f"  sequential              {bare_sequential:>10.2f} s")
+        print(f"  {workers} workers               {bare_concurrent:>10.2f} s")
+        report(f"production pacing (SYNC_RATE_FRACTION={settings.SYNC_RATE_FRACTION})", paced, bare, workers)
+        if unpaced:
+            report("without client-side rate limits (engine overhead)", unpaced, bare, workers)
+        print(f"\npeak memory (RSS of this process) {paced['peak']:.0f} MiB after the first sync")
+        print(f"  (before it: {paced['rss_before']:.0f} MiB: Django, boto3 and the seeding clients)")
+        return 0
+    finally:
+        with django.db.transaction.atomic():
+            org.delete()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""A small, realistic AWS account for the demo, created in a moto server (scripts/demo starts one and
+sets AWS_ENDPOINT_URL), plus the "Demo AWS" connection that scans it.
+
+Never run against real AWS: ``seed_aws_account`` refuses unless AWS_ENDPOINT_URL points somewhere
+else (tests call it inside moto's in-process mock with ``allow_real_endpoint=True``, where nothing
+leaves the process).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+
+import boto3
+from django.db import transaction
+
+from connections.models import CloudConnection, new_external_id
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_ID = "123456789012"  # moto's account
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/CloustralReadOnly"
+REGION = "us-east-1"
+DEMO_REGIONS = ["us-east-1", "eu-west-1"]
+MARKER_TAG = {"Key": "cloustral:demo", "Value": "true"}
+CONNECTION_NAME = "Demo AWS"
+
+
+def _tags(name: str, **extra: str) -> list[dict]:
+    tags = [{"Key": "Name", "Value": name}, {"Key": "Environment", "Value": "demo"}, MARKER_TAG]
+    return tags + [{"Key": k, "Value": v} for k, v in extra.items()]
+
+
+def _spec(resource_type: str, name: str, **extra: str) -> list[dict]:
+    return [{"ResourceType": resource_type, "Tags": _tags(name, **extra)}]
+
+
+def already_seeded(session: boto3.Session, region: str = REGION) -> bool:
+    ec2 = session.client("ec2", region_name=region)
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": f"tag:{MARKER_TAG['Key']}", "Values": [MARKER_TAG["Value"]]}])
+    return bool(vpcs["Vpcs"])
+
+
+def seed_aws_account(session: boto3.Session | None = None, *, allow_real_endpoint: bool = False) -> bool:
+    """Create the demo environment unless it is there already. Returns True when it created it."""
+    if not allow_real_endpoint and not os.environ.get("AWS_ENDPOINT_URL"):
+        raise RuntimeError("Refusing to seed demo resources without AWS_ENDPOINT_URL (a moto server).")
+    session = session or boto3.Session(region_name=REGION)
+    if already_seeded(session):
+        return False
+    _seed_network_and_compute(session, REGION)
+    _seed_network_and_compute(session, "eu-west-1", small=True)
+    _seed_global(session)
+    return True
+
+
+def _seed_network_and_compute(session: boto3.Session, region: str, *, small: bool = False) -> None:
+    ec2 = session.client("ec2", region_name=region)
+    prefix = "demo" if not small else "demo-eu"
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=_spec("vpc", f"{prefix}-vpc"))["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    public, private = [], []
+    for i, zone in enumerate(zones):
+        public.append(
+            ec2.create_subnet(
+                VpcId=vpc,
+                CidrBlock=f"10.0.{i}.0/24",
+                AvailabilityZone=zone,
+                TagSpecifications=_spec("subnet", f"{prefix}-public-{zone[-1]}", Tier="public"),
+            )["Subnet"]["SubnetId"]
+        )
+        private.append(
+            ec2.create_subnet(
+                VpcId=vpc,
+                CidrBlock=f"10.0.{10 + i}.0/24",
+                AvailabilityZone=zone,
+                TagSpecifications=_spec("subnet", f"{prefix}-private-{zone[-1]}", Tier="private"),
+            )["Subnet"]["SubnetId"]
+        )
+    for subnet in public:
+        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+
+    igw = ec2.create_internet_gateway(TagSpecifications=_spec("internet-gateway", f"{prefix}-igw"))
+    igw_id = igw["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc)
+    public_rt = ec2.create_route_table(VpcId=vpc, TagSpecifications=_spec("route-table", f"{prefix}-public-rt"))
+    public_rt_id = public_rt["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=public_rt_id, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
+    for subnet in public:
+        ec2.associate_route_table(RouteTableId=public_rt_id, SubnetId=subnet)
+
+    nat_eip = ec2.allocate_address(Domain="vpc", TagSpecifications=_spec("elastic-ip", f"{prefix}-nat-ip"))
+    nat = ec2.create_nat_gateway(
+        SubnetId=public[0], AllocationId=nat_eip["AllocationId"], TagSpecifications=_spec("natgateway", f"{prefix}-nat")
+    )["NatGateway"]["NatGatewayId"]
+    private_rt = ec2.create_route_table(VpcId=vpc, TagSpecifications=_spec("route-table", f"{prefix}-private-rt"))
+    private_rt_id = private_rt["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=private_rt_id, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    for subnet in private:
+        ec2.associate_route_table(RouteTableId=private_rt_id, SubnetId=subnet)
+
+    def security_group(name: str, description: str) -> str:
+        return ec2.create_security_group(
+            GroupName=name, Description=description, VpcId=vpc, TagSpecifications=_spec("security-group", name)
+        )["GroupId"]
+
+    web_sg = security_group(f"{prefix}-web", "HTTP and HTTPS from anywhere")
+    ec2.authorize_security_group_ingress(
+        GroupId=web_sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for p in (80, 443)
+        ],
+    )
+    ssh_sg = security_group(f"{prefix}-ssh-open", "SSH from anywhere (left over from debugging)")
+    ec2.authorize_security_group_ingress(
+        GroupId=ssh_sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        ],
+    )
+    db_sg = security_group(f"{prefix}-db", "PostgreSQL from the web tier")
+    ec2.authorize_security_group_ingress(
+        GroupId=db_sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": web_sg}]}
+        ],
+    )
+
+    image = ec2.register_image(
+        Name=f"{prefix}-golden-image",
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        VirtualizationType="hvm",
+    )["ImageId"]
+
+    def instance(name: str, subnet: str, groups: list[str], instance_type: str = "t3.micro", **tags: str) -> str:
+        return ec2.run_instances(
+            ImageId=image,
+            InstanceType=instance_type,
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnet,
+            SecurityGroupIds=groups,
+            TagSpecifications=_spec("instance", name, **tags),
+        )["Instances"][0]["InstanceId"]
+
+    web = [instance(f"{prefix}-web-{i + 1}", public[i % len(public)], [web_sg], Role="web") for i in range(2)]
+    instances = list(web)
+    if not small:
+        instances.append(instance(f"{prefix}-bastion", public[0], [ssh_sg], Role="bastion"))
+        instances.append(instance(f"{prefix}-app-1", private[0], [web_sg], "m5.large", Role="app"))
+
+    eip = ec2.allocate_address(Domain="vpc", TagSpecifications=_spec("elastic-ip", f"{prefix}-web-ip"))
+    ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=web[0])
+
+    data = ec2.create_volume(
+        AvailabilityZone=zones[0],
+        Size=50,
+        VolumeType="gp3",
+        Encrypted=True,
+        TagSpecifications=_spec("volume", f"{prefix}-data"),
+    )["VolumeId"]
+    ec2.attach_volume(VolumeId=data, InstanceId=web[0], Device="/dev/sdf")
+    ec2.create_volume(
+        AvailabilityZone=zones[0],
+        Size=100,
+        VolumeType="gp2",
+        Encrypted=False,
+        TagSpecifications=_spec("volume", f"{prefix}-orphaned-scratch"),
+    )
+    ec2.create_snapshot(
+        VolumeId=data, Description="nightly backup", TagSpecifications=_spec("snapshot", f"{prefix}-data-backup")
+    )
+
+    if small:
+        return
+    elbv2 = session.client("elbv2", region_name=region)
+    lb = elbv2.create_load_balancer(
+        Name=f"{prefix}-alb",
+        Subnets=public,
+        SecurityGroups=[web_sg],
+        Scheme="internet-facing",
+        Type="application",
+        Tags=[{"Key": "Name", "Value": f"{prefix}-alb"}],
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elbv2.create_target_group(Name=f"{prefix}-web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")
+    tg_arn = tg["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": i} for i in web])
+    elbv2.create_listener(
+        LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}]
+    )
+
+    rds = session.client("rds", region_name=region)
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=f"{prefix}-db-subnets", DBSubnetGroupDescription="private subnets", SubnetIds=private
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"{prefix}-postgres",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="app",
+        MasterUserPassword="demo-only-not-a-secret",  # noqa: S106  (a simulated database)
+        DBSubnetGroupName=f"{prefix}-db-subnets",
+        VpcSecurityGroupIds=[db_sg],
+        StorageEncrypted=False,
+        BackupRetentionPeriod=1,
+        MultiAZ=False,
+        PubliclyAccessible=False,
+    )
+
+    kms = session.client("kms", region_name=region)
+    key = kms.create_key(
+        Description="demo application data", Tags=[{"TagKey": "Name", "TagValue": f"{prefix}-app-key"}]
+    )
+    kms.create_alias(AliasName="alias/demo-app", TargetKeyId=key["KeyMetadata"]["KeyId"])
+
+    iam = session.client("iam", region_name=REGION)
+    lambda_role = iam.create_role(
+        RoleName="demo-lambda-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return {'ok': True}\n")
+    session.client("lambda", region_name=region).create_function(
+        FunctionName=f"{prefix}-thumbnailer",
+        Runtime="python3.12",
+        Role=lambda_role,
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+        Environment={"Variables": {"BUCKET": "demo-assets", "API_TOKEN": "not-shown-in-cloustral"}},
+        VpcConfig={"SubnetIds": private, "SecurityGroupIds": [web_sg]},
+        Tags={"Environment": "demo"},
+    )
+
+
+def _seed_global(session: boto3.Session) -> None:
+    s3 = session.client("s3", region_name=REGION)
+    logs = f"demo-logs-{ACCOUNT_ID}"
+    assets = f"demo-public-assets-{ACCOUNT_ID}"
+    s3.create_bucket(Bucket=logs)
+    s3.put_bucket_versioning(Bucket=logs, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=logs,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=logs,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.create_bucket(Bucket=assets, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_tagging(Bucket=assets, Tagging={"TagSet": [{"Key": "Environment", "Value": "demo"}]})
+
+    trail_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:*", "Resource": "*"}
+        ],
+    }
+    s3.put_bucket_policy(Bucket=logs, Policy=json.dumps(trail_policy))
+    session.client("cloudtrail", region_name=REGION).create_trail(
+        Name="demo-trail", S3BucketName=logs, IsMultiRegionTrail=True
+    )
+
+    iam = session.client("iam", region_name=REGION)
+    iam.create_role(
+        RoleName="CloustralReadOnly",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+            }
+        ),
+    )
+    iam.put_role_policy(
+        RoleName="CloustralReadOnly",
+        PolicyName="cloustral-read-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ec2:Describe*", "iam:Get*", "iam:List*", "s3:Get*"],
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    iam.create_role(
+        RoleName="demo-app-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    policy = iam.create_policy(
+        PolicyName="demo-deploy",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
+    iam.create_group(GroupName="developers")
+    iam.attach_group_policy(GroupName="developers", PolicyArn=policy)
+    iam.create_user(UserName="deploy-bot")
+    iam.add_user_to_group(GroupName="developers", UserName="deploy-bot")
+    iam.create_access_key(UserName="deploy-bot")
+    iam.create_user(UserName="ada")
+    iam.create_login_profile(UserName="ada", Password="demo-Only-Password-1")  # noqa: S106  (simulated)
+    iam.add_user_to_group(GroupName="developers", UserName="ada")
+    iam.update_account_password_policy(MinimumPasswordLength=14, RequireSymbols=True, RequireNumbers=True)
+
+
+def ensure_demo_connection(org, user=None) -> CloudConnection:
+    """The verified role connection to the simulated account (created once)."""
+    from connections.providers import aws as aws_provider
+
+    connection = CloudConnection.objects.for_org(org).filter(name=CONNECTION_NAME).first()
+    if connection is None:
+        connection = CloudConnection(
+            org=org,
+            name=CONNECTION_NAME,
+            provider=CloudConnection.Provider.AWS,
+            auth_method=CloudConnection.AuthMethod.AWS_ROLE,
+            role_arn=ROLE_ARN,
+            external_id=new_external_id(),
+            created_by=user,
+        )
+    try:
+        regions = aws_provider.discover_regions(boto3.Session(region_name=REGION))
+    except Exception:  # an unreachable moto server: keep what we had
+        logger.exception("demo: could not list regions")
+        regions = connection.enabled_regions or DEMO_REGIONS
+    connection.aws_account_id = ACCOUNT_ID
+    connection.aws_account_alias = "cloustral-demo"
+    connection.enabled_regions = regions
+    connection.selected_regions = [r for r in DEMO_REGIONS if r in regions]  # a quick scan for the demo
+    connection.status = CloudConnection.Status.VERIFIED
+    connection.enabled = True
+    with transaction.atomic():
+        connection.save()
+    return connection
+
+
+def sync_demo_connection(connection: CloudConnection):
+    """Scan the demo connection now, in this process (the demo runs Celery eagerly anyway)."""
+    from inventory import actions, sync
+
+    sync.reap_stale_runs()
+    run, _started = actions.do_start_sync(connection, enqueue=False)
+    return sync.run_sync(run.pk)

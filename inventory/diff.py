@@ -1,0 +1,38 @@
+"""Field-level differences between two states of a resource, for change events and drift.
+
+Paths are dotted from the top field (``name``, ``tags``, ``config``): ``config.versioning.status``,
+``tags.Environment``. A key that is not a plain identifier is quoted: ``tags["kubernetes.io/role"]``.
+Dictionaries are compared key by key, recursively; lists and scalars as whole values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_:-]*$")
+_MISSING = object()
+
+
+def _join(path: str, key: Any) -> str:
+    key = str(key)
+    return f"{path}.{key}" if _PLAIN_KEY.match(key) else f"{path}[{json.dumps(key)}]"
+
+
+def _walk(path: str, old: Any, new: Any, out: dict[str, dict[str, Any]]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in old.keys() | new.keys():
+            _walk(_join(path, key), old.get(key, _MISSING), new.get(key, _MISSING), out)
+        return
+    if old == new and type(old) is type(new):
+        return
+    out[path] = {"old": None if old is _MISSING else old, "new": None if new is _MISSING else new}
+
+
+def resource_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Differences between two {"name", "tags", "config"} states: {path: {"old", "new"}}, sorted by path."""
+    out: dict[str, dict[str, Any]] = {}
+    for field in ("name", "tags", "config"):
+        _walk(field, old.get(field), new.get(field), out)
+    return dict(sorted(out.items()))

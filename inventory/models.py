@@ -1,0 +1,252 @@
+"""The inventory: what a connection's cloud holds (Resource, Relationship), how each scan went (SyncRun),
+what changed between scans (ResourceChange) and how many of each type there were per day (DailyCount).
+
+Every model is org-owned (``org`` + ``OrgScopedManager``) and hangs off its connection with CASCADE, so
+deleting a connection deletes its inventory in the same transaction. Rows are written by the sync
+engine (``inventory/sync.py``) only, in bulk.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from orgs.scoping import OrgScopedManager
+
+# Coverage of one (resource type, region) in one run. Only "collected" means the data was seen
+# (evaluated); anything else is "not evaluated", never "empty".
+COLLECTED = "collected"
+DENIED = "denied"
+THROTTLED = "throttled"
+ERROR = "error"
+SKIPPED = "skipped"
+COVERAGE_STATUSES = (COLLECTED, DENIED, THROTTLED, ERROR, SKIPPED)
+GLOBAL_REGION = "global"  # the region of a global collector's unit (IAM, S3 listing, ...)
+
+
+class Resource(models.Model):
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="resources")
+    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="resources")
+    provider = models.CharField(max_length=16)
+    resource_type = models.CharField(max_length=100, help_text='With the provider prefix, e.g. "aws.ec2.instance".')
+    native_id = models.CharField(max_length=2048, help_text="ARN / Azure resource id.")
+    region = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=512, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="When name, tags or config last changed.")
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        ordering = ["resource_type", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "native_id"], name="resource_unique_per_connection")
+        ]
+        indexes = [
+            models.Index(fields=["org", "resource_type"], name="resource_org_type"),
+            models.Index(fields=["org", "region"], name="resource_org_region"),
+            models.Index(fields=["connection", "resource_type"], name="resource_conn_type"),
+        ]
+        # PostgreSQL also gets GIN indexes on tags and config (migration 0002, skipped on SQLite).
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.name or self.native_id}"
+
+    @property
+    def short_type(self) -> str:
+        return self.resource_type.split(".", 1)[-1]
+
+
+class Relationship(models.Model):
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="outgoing")
+    target = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="incoming")
+    kind = models.CharField(max_length=64)
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="relationship_unique"),
+        ]
+        indexes = [models.Index(fields=["connection", "kind"], name="relationship_conn_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} -{self.kind}-> {self.target_id}"
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partly collected"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    WROTE_INVENTORY = (Status.SUCCEEDED, Status.PARTIAL)
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="sync_runs")
+    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    progress_done = models.PositiveIntegerField(default=0, help_text="Collector units finished.")
+    progress_total = models.PositiveIntegerField(default=0, help_text="Collector units planned.")
+    counts = models.JSONField(default=dict, blank=True, help_text='{"by_type": {}, "by_region": {}}')
+    resource_count = models.PositiveIntegerField(default=0, help_text="Resources collected by this run.")
+    api_calls = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    modified_count = models.PositiveIntegerField(default=0)
+    deleted_count = models.PositiveIntegerField(default=0)
+    unresolved_relations = models.PositiveIntegerField(
+        default=0, help_text="Relationships whose target is not in the inventory (skipped)."
+    )
+    warnings = models.JSONField(default=list, blank=True, help_text="[{type, region, status, code, message}]")
+    errors = models.JSONField(default=list, blank=True, help_text="[{type, region, code, message}]: run-level.")
+    coverage = models.JSONField(default=dict, blank=True, help_text="{type: {region: status}}")
+    completeness_percent = models.FloatField(default=0.0)
+    cancel_requested = models.BooleanField(default=False)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    celery_task_id = models.CharField(max_length=255, blank=True)
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The database's half of "one sync per connection at a time" (the cache lock is the other).
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_sync_per_connection",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "-created_at"], name="syncrun_conn_created"),
+            models.Index(fields=["status", "heartbeat_at"], name="syncrun_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sync #{self.pk} of {self.connection_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("inventory:run_detail", kwargs={"org_slug": self.org.slug, "run_id": self.pk})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.progress_total:
+            return 0
+        return min(100, round(100 * self.progress_done / self.progress_total))
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def coverage_table(self) -> tuple[list[str], list[tuple[str, list[tuple[str, int | None]]]]]:
+        """(regions, [(type, [(status or "", resources collected or None) per region])]) for a type × region
+        grid."""
+        regions = sorted({r for by_region in self.coverage.values() for r in by_region}, key=_region_order)
+        counts = (self.counts or {}).get("by_type_region", {})
+        rows = [
+            (
+                rtype,
+                [(self.coverage[rtype].get(region, ""), counts.get(rtype, {}).get(region)) for region in regions],
+            )
+            for rtype in sorted(self.coverage)
+        ]
+        return regions, rows
+
+    def coverage_summary(self) -> dict[str, int]:
+        summary = dict.fromkeys(COVERAGE_STATUSES, 0)
+        for by_region in self.coverage.values():
+            for status in by_region.values():
+                summary[status] = summary.get(status, 0) + 1
+        return summary
+
+
+def _region_order(region: str) -> tuple[int, str]:
+    return (0 if region == GLOBAL_REGION else 1, region)
+
+
+class ResourceChange(models.Model):
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        MODIFIED = "modified", "Modified"
+        DELETED = "deleted", "Deleted"
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="+")
+    sync_run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
+    resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+    # The resource's identity, kept when the resource itself is gone.
+    resource_type = models.CharField(max_length=100)
+    native_id = models.CharField(max_length=2048)
+    name = models.CharField(max_length=512, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    diff = models.JSONField(default=dict, blank=True, help_text='{"config.path": {"old": ..., "new": ...}}')
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["resource", "-created_at"], name="change_resource_timeline"),
+            models.Index(fields=["connection", "-created_at"], name="change_conn_created"),
+            models.Index(fields=["org", "-created_at"], name="change_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.resource_type} {self.native_id}"
+
+
+class DailyCount(models.Model):
+    """How many resources of a type a connection had in a region on a day (the last sync of the day wins)."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    resource_type = models.CharField(max_length=100)
+    region = models.CharField(max_length=64, blank=True)
+    count = models.PositiveIntegerField(default=0)
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        ordering = ["date", "resource_type", "region"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "date", "resource_type", "region"], name="dailycount_unique_per_day"
+            )
+        ]
+        indexes = [models.Index(fields=["org", "date"], name="dailycount_org_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.resource_type} {self.region}: {self.count}"
