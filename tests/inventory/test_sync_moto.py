@@ -187,3 +187,18 @@ def test_a_real_collector_denied_access(org, aws, monkeypatch):
         users_before
     )
     assert entry.func is not denied
+
+
+def test_a_5000_resource_account_across_three_regions(org, aws):
+    regions = ("eu-west-1", "us-east-1", "ap-southeast-2")
+    seeded = sum(_seed_many(region, groups=1200, volumes=450) for region in regions)
+    assert seeded >= 5000
+    connection = make_connection(org, regions=list(regions))
+    run = sync_now(connection)
+    assert run.status == S.SUCCEEDED, run.warnings
+    assert run.resource_count >= seeded
+    assert run.completeness_percent == 100
+    assert Resource.objects.for_org(org).count() == run.resource_count
+    assert {r for r in Resource.objects.for_org(org).values_list("region", flat=True).distinct()} >= set(regions)
+    again = sync_now(connection)
+    assert (again.created_count, again.modified_count, again.deleted_count) == (0, 0, 0)
