@@ -255,7 +255,7 @@ def main() -> int:
             os.environ.update(
                 {
                     "AWS_ENDPOINT_URL": moto.url,
-                    "AWS_ACCESS_KEY_ID": "AKIABENCHPLATFORM000",
+                    "AWS_ACCESS_KEY_ID": "AKIABENCHEXAMPLE0000",
                     "AWS_SECRET_ACCESS_KEY": "bench-not-a-secret",
                     "AWS_DEFAULT_REGION": "us-east-1",
                     "DEBUG": os.environ.get("DEBUG", "true"),

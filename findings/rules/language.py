@@ -16,6 +16,7 @@ import difflib
 import inspect
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -510,14 +511,14 @@ def _summary(value: Any, limit: int = 200) -> Any:
     return _summary(str(value), limit)
 
 
-class Node:
+class Node(ABC):
     __slots__ = ()
 
-    def test(self, obj: Any, env: Any) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def test(self, obj: Any, env: Any) -> bool: ...
 
-    def explain(self, obj: Any, env: Any) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def explain(self, obj: Any, env: Any) -> dict[str, Any]: ...
 
 
 class Leaf(Node):

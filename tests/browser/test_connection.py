@@ -28,7 +28,7 @@ def moto_server(monkeypatch):
     endpoint = f"http://{host}:{port}"
     for name, value in {
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "AKIAPLATFORM00000000",
+        "AWS_ACCESS_KEY_ID": "AKIAPLATFORMEXAMPLE0",
         "AWS_SECRET_ACCESS_KEY": "platform",
         "AWS_DEFAULT_REGION": "us-east-1",
         "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",

@@ -21,7 +21,7 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 @pytest.fixture
 def platform_identity(monkeypatch):
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "AKIAPLATFORM00000000",
+        "AWS_ACCESS_KEY_ID": "AKIAPLATFORMEXAMPLE0",
         "AWS_SECRET_ACCESS_KEY": "platform-secret",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():

@@ -24,7 +24,7 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 @pytest.fixture
 def aws(monkeypatch, settings):
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "AKIAPLATFORM00000000",
+        "AWS_ACCESS_KEY_ID": "AKIAPLATFORMEXAMPLE0",
         "AWS_SECRET_ACCESS_KEY": "p",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
