@@ -28,7 +28,7 @@ def fake_aws_env(monkeypatch) -> None:
     """Fake credentials, no real endpoint, and no moto default AMIs (they flood an inventory). Must run
     before mock_aws() starts."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "AKIATESTTESTTESTTEST",
+        "AWS_ACCESS_KEY_ID": "AKIATESTEXAMPLE00000",
         "AWS_SECRET_ACCESS_KEY": "test-secret",
         "AWS_DEFAULT_REGION": REGION,
         "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
