@@ -139,6 +139,19 @@ class AuditEvent(models.Model):
         CONNECTION_ENABLED = "connection_enabled", "Connection enabled"
         CONNECTION_DISABLED = "connection_disabled", "Connection disabled"
         CONNECTION_DELETED = "connection_deleted", "Connection deleted"
+        # Findings: suppressions, rules, policies and baselines
+        FINDING_SUPPRESSED = "finding_suppressed", "Finding suppressed"
+        FINDING_UNSUPPRESSED = "finding_unsuppressed", "Finding suppression lifted"
+        RULE_CREATED = "rule_created", "Custom rule created"
+        RULE_UPDATED = "rule_updated", "Custom rule edited"
+        RULE_ENABLED = "rule_enabled", "Custom rule enabled"
+        RULE_DISABLED = "rule_disabled", "Custom rule disabled"
+        RULE_DELETED = "rule_deleted", "Custom rule deleted"
+        POLICY_CREATED = "policy_created", "Policy created"
+        POLICY_UPDATED = "policy_updated", "Policy edited"
+        POLICY_DELETED = "policy_deleted", "Policy deleted"
+        BASELINE_APPROVED = "baseline_approved", "Baseline approved"
+        BASELINE_REMOVED = "baseline_removed", "Baseline removed"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "orgs",
     "connections",
     "inventory",
+    "findings",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,8 @@ CELERY_BEAT_SCHEDULE = {
     "enqueue-due-syncs": {"task": "inventory.tasks.enqueue_due_syncs", "schedule": 300.0},
     # Runs whose worker died are marked failed, so nothing stays "running" forever.
     "reap-stale-sync-runs": {"task": "inventory.tasks.reap_stale_runs", "schedule": 120.0},
+    # Suppressions past their expiry reopen their findings.
+    "expire-suppressions": {"task": "findings.tasks.expire_suppressions", "schedule": 900.0},
 }
 
 # --- Auth -------------------------------------------------------------------------------------

@@ -70,3 +70,98 @@ class InvitationFactory(DjangoModelFactory):
         obj = super()._create(model_class, *args, **kwargs)
         obj.token = token
         return obj
+
+
+# --- connections, inventory and findings ---------------------------------------------------------
+
+
+class CloudConnectionFactory(DjangoModelFactory):
+    """A verified AWS access-key connection (the secret is a fake key pair, encrypted as in production)."""
+
+    class Meta:
+        model = "connections.CloudConnection"
+
+    org = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Account {n}")
+    provider = "aws"
+    auth_method = "aws_keys"
+    status = "verified"
+    aws_account_id = factory.Sequence(lambda n: f"{100000000000 + n}")
+    enabled_regions = factory.LazyFunction(lambda: ["eu-west-1", "us-east-1"])
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        from connections import credentials
+
+        obj = model_class(*args, **kwargs)
+        if obj.provider == "azure":
+            secret = {"client_secret": "fake-azure-secret-EXAMPLE"}
+        else:
+            secret = {"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "s" * 40}
+        credentials.store_secret(obj, secret)
+        obj.save()
+        return obj
+
+
+class ResourceFactory(DjangoModelFactory):
+    class Meta:
+        model = "inventory.Resource"
+
+    connection = factory.SubFactory(CloudConnectionFactory)
+    org = factory.LazyAttribute(lambda o: o.connection.org)
+    provider = factory.LazyAttribute(lambda o: o.resource_type.split(".", 1)[0])
+    resource_type = "aws.ec2.instance"
+    region = "eu-west-1"
+    name = factory.Sequence(lambda n: f"resource-{n}")
+    native_id = factory.LazyAttribute(lambda o: f"arn:aws:test:{o.region}:123456789012:{o.resource_type}/{o.name}")
+    tags = factory.LazyFunction(dict)
+    config = factory.LazyFunction(dict)
+
+
+class SyncRunFactory(DjangoModelFactory):
+    """A finished run. Pass ``coverage={type: {region: status}}``: what the findings engine trusts."""
+
+    class Meta:
+        model = "inventory.SyncRun"
+
+    connection = factory.SubFactory(CloudConnectionFactory)
+    org = factory.LazyAttribute(lambda o: o.connection.org)
+    status = "succeeded"
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+    coverage = factory.LazyFunction(dict)
+
+
+class RelationshipFactory(DjangoModelFactory):
+    class Meta:
+        model = "inventory.Relationship"
+
+    source = factory.SubFactory(ResourceFactory)
+    target = factory.SubFactory(ResourceFactory)
+    org = factory.LazyAttribute(lambda o: o.source.org)
+    connection = factory.LazyAttribute(lambda o: o.source.connection)
+    kind = "attached_to"
+
+
+class FindingFactory(DjangoModelFactory):
+    class Meta:
+        model = "findings.Finding"
+
+    resource = factory.SubFactory(ResourceFactory)
+    org = factory.LazyAttribute(lambda o: o.resource.org)
+    connection = factory.LazyAttribute(lambda o: o.resource.connection)
+    rule_id = "aws-ec2-instance-public-ip"
+    title = "Instance has a public IP address"
+    severity = "high"
+    category = "security"
+    resource_type = factory.LazyAttribute(lambda o: o.resource.resource_type)
+    native_id = factory.LazyAttribute(lambda o: o.resource.native_id)
+    resource_name = factory.LazyAttribute(lambda o: o.resource.name)
+    region = factory.LazyAttribute(lambda o: o.resource.region)
+
+
+def synced(connection, types: dict[str, list[str]] | None = None, **kwargs):
+    """Record a successful sync of ``connection`` that collected ``{type: [regions]}`` (the coverage
+    the findings engine trusts). Returns the SyncRun."""
+    kwargs.setdefault("coverage", {t: dict.fromkeys(regions, "collected") for t, regions in (types or {}).items()})
+    return SyncRunFactory(connection=connection, **kwargs)
