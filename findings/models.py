@@ -140,6 +140,9 @@ class FindingEvent(models.Model):
             models.Index(fields=["finding", "-at"], name="findingevent_finding_at"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.finding_id} at {self.at:%Y-%m-%d %H:%M}"
+
 
 class RuleStatus(models.Model):
     """The last verdict of one rule on one connection: the compliance view's cell."""
@@ -168,6 +171,9 @@ class RuleStatus(models.Model):
             models.UniqueConstraint(fields=["connection", "rule_id"], name="rulestatus_unique"),
         ]
         indexes = [models.Index(fields=["org", "rule_id"], name="rulestatus_org_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} on {self.connection_id}: {self.verdict}"
 
 
 class CustomRule(models.Model):
@@ -257,6 +263,9 @@ class Baseline(models.Model):
     class Meta:
         indexes = [models.Index(fields=["connection"], name="baseline_connection")]
 
+    def __str__(self) -> str:
+        return f"Baseline of {self.resource_id}"
+
 
 class DailyFindingCount(models.Model):
     """Open findings of a connection on a day by severity and category (the last evaluation of the day wins)."""
@@ -278,3 +287,6 @@ class DailyFindingCount(models.Model):
             )
         ]
         indexes = [models.Index(fields=["org", "date"], name="dailyfindingcount_org_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.severity}/{self.category}: {self.count}"
