@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from inventory.models import SyncRun
+from inventory.models import Resource, SyncRun
 from orgs.access import get_for_member
 from orgs.roles import Capability
 
@@ -11,3 +11,7 @@ def get_sync_run_for_member(request: HttpRequest, run_id: int, capability: str =
     return get_for_member(
         request, SyncRun.objects.select_related("connection", "org", "triggered_by"), capability, pk=run_id
     )
+
+
+def get_resource_for_member(request: HttpRequest, resource_id: int, capability: str = Capability.VIEW) -> Resource:
+    return get_for_member(request, Resource.objects.select_related("connection", "org"), capability, pk=resource_id)

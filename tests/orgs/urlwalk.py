@@ -114,7 +114,62 @@ def _add_sync_run(world: World) -> None:
     )
 
 
-WORLD_BUILDERS: list[Callable[[World], None]] = [_add_connection, _add_sync_run]
+def _add_inventory(world: World) -> None:
+    from inventory.models import Resource
+
+    world.extra["resource"] = Resource.objects.create(
+        org=world.org,
+        connection=world.extra["connection"],
+        provider="aws",
+        resource_type="aws.ec2.volume",
+        native_id=f"arn:aws:ec2:eu-west-1:123456789012:volume/vol-{world.org.pk}",
+        region="eu-west-1",
+        name="sample-volume",
+        config={"state": "available", "size_gb": 10, "volume_type": "gp3", "encrypted": True},
+    )
+
+
+def _add_findings(world: World) -> None:
+    from findings.models import Baseline, CustomRule, Finding, OrgPolicy
+
+    resource = world.extra["resource"]
+    world.extra["finding"] = Finding.objects.create(
+        org=world.org,
+        connection=resource.connection,
+        resource=resource,
+        rule_id="aws-ec2-volume-unattached",
+        title="Unattached volume",
+        severity="low",
+        category="cost",
+        resource_type=resource.resource_type,
+        native_id=resource.native_id,
+        region=resource.region,
+    )
+    world.extra["custom_rule"] = CustomRule.objects.create(
+        org=world.org,
+        rule_id="custom-sample",
+        source="id: sample",
+        document={
+            "id": "sample",
+            "title": "Sample",
+            "severity": "low",
+            "category": "hygiene",
+            "resource_types": ["aws.ec2.volume"],
+            "condition": {"path": "config.encrypted", "op": "equals", "value": False},
+        },
+        title="Sample",
+        severity="low",
+        category="hygiene",
+    )
+    world.extra["policy"] = OrgPolicy.objects.create(
+        org=world.org, name="Owner tag", kind=OrgPolicy.Kind.REQUIRED_TAGS, values=["owner"]
+    )
+    world.extra["baseline"] = Baseline.objects.create(
+        org=world.org, connection=resource.connection, resource=resource, approved={"config": {}, "tags": {}}
+    )
+
+
+WORLD_BUILDERS: list[Callable[[World], None]] = [_add_connection, _add_sync_run, _add_inventory, _add_findings]
 
 # Identifier kwarg -> the world's object it names. Register every identifier of every URL here.
 SAMPLES: dict[str, Callable[[World], object]] = {
@@ -123,11 +178,19 @@ SAMPLES: dict[str, Callable[[World], object]] = {
     "invitation_id": lambda w: w.invitation.pk,
     "connection_id": lambda w: w.extra["connection"].pk,
     "run_id": lambda w: w.extra["sync_run"].pk,
+    "resource_id": lambda w: w.extra["resource"].pk,
+    "finding_id": lambda w: w.extra["finding"].pk,
+    "custom_rule_id": lambda w: w.extra["custom_rule"].pk,
+    "policy_id": lambda w: w.extra["policy"].pk,
+    "baseline_id": lambda w: w.extra["baseline"].pk,
 }
 # Kwargs that name no object (a choice among fixed values): a valid constant each.
 CONSTANTS: dict[str, object] = {
     "method": "aws-keys",  # connections:create
     "kind": "policy",  # connections:role_setup_file
+    "fmt": "csv",  # exports: csv | json
+    "rule_id": "aws-ec2-volume-unattached",  # a built-in rule (the catalog is the same for every org)
+    "framework": "cis-aws-1.5",  # findings:compliance_framework
 }
 
 

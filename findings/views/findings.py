@@ -1,0 +1,3 @@
+"""Views of the findings app (findings)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Views of the inventory (explorer_views)."""
+
+urlpatterns: list = []

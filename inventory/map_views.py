@@ -1,0 +1,3 @@
+"""Views of the inventory (map_views)."""
+
+urlpatterns: list = []
