@@ -10,8 +10,8 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("", include("orgs.urls")),  # /o/<org_slug>/... (org-scoped), /orgs/new/, /invitations/<token>/
     path("", include("connections.urls")),  # /o/<org_slug>/connections/...
-    path("", include("inventory.urls")),
-    path("", include("findings.urls")),  # /o/<org_slug>/findings/, /compliance/, /rules/, /policies/  # /o/<org_slug>/connections/<id>/scans/, /o/<org_slug>/scans/<id>/
+    path("", include("inventory.urls")),  # scans, /o/<org_slug>/inventory/, /resources/<id>/, /map/
+    path("", include("findings.urls")),  # /o/<org_slug>/findings/, /compliance/, /rules/, /policies/
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
