@@ -11,7 +11,6 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from functools import partial
 from typing import Any
@@ -172,14 +171,6 @@ def mask_key_id(access_key_id: str | None) -> str | None:
     return None if not access_key_id else "****" + access_key_id[-4:]
 
 
-def _age_days(created: Any, now: datetime) -> int | None:
-    if not isinstance(created, datetime):
-        return None
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    return max((now - created).days, 0)
-
-
 @collector("aws", "iam.user", service="iam", regional=False)
 def users(ctx: CollectContext) -> Iterator[ResourceRecord]:
     for page in ctx.paginate("iam", "list_users"):
@@ -204,7 +195,6 @@ def _user_record(ctx: CollectContext, user: dict) -> ResourceRecord | None:
 def _read_user(ctx: CollectContext, user: dict) -> ResourceRecord:
     name = user["UserName"]
     details = Details(ctx, gone=GONE)
-    now = datetime.now(UTC)
 
     # Calls in a fixed order (tests answer them from a Stubber queue).
     login = details.get("console_access", "iam", "get_login_profile", missing=("NoSuchEntity",), UserName=name)
@@ -224,7 +214,6 @@ def _read_user(ctx: CollectContext, user: dict) -> ResourceRecord:
                     "access_key_id": mask_key_id(key.get("AccessKeyId")),
                     "status": key.get("Status"),
                     "create_date": iso(key.get("CreateDate")),
-                    "age_days": _age_days(key.get("CreateDate"), now),
                     "last_used_date": iso(last.get("LastUsedDate")),
                     "last_used_service": None if service in (None, "N/A") else service,
                     "last_used_region": None if last.get("Region") in (None, "N/A") else last.get("Region"),
