@@ -1,0 +1,21 @@
+from django.contrib import admin
+
+from cloustral.admin_base import ReadOnlyOrgAdmin
+from inventory.models import Resource, SyncRun
+
+
+@admin.register(Resource)
+class ResourceAdmin(ReadOnlyOrgAdmin):
+    list_display = ["name", "resource_type", "region", "connection", "org", "last_seen"]
+    list_filter = ["provider"]
+    search_fields = ["name", "native_id", "org__name"]
+    list_select_related = ["org", "connection"]
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyOrgAdmin):
+    list_display = ["id", "connection", "org", "status", "trigger", "created_at", "completeness_percent"]
+    list_filter = ["status", "trigger"]
+    search_fields = ["connection__name", "org__name"]
+    list_select_related = ["org", "connection"]
+    exclude = ["celery_task_id"]
