@@ -26,7 +26,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -327,7 +327,7 @@ def _write_rule_status(connection, now, applicable: list[OrgRule], evaluation, d
 
 def _write_daily_counts(connection, now) -> None:
     org_id = connection.org_id
-    today = timezone.localdate(now)
+    today = now.astimezone(UTC).date()  # UTC days, as the sync engine's DailyCount
     counts = Counter(
         Finding.objects.for_org(org_id).filter(connection=connection, status=F.OPEN).values_list("severity", "category")
     )

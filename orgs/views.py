@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditEvent, TOTPDevice
+from inventory import dashboard as inventory_dashboard
 from orgs import actions
 from orgs.access import get_invitation_for_member, get_membership_for_member
 from orgs.actions import OrgActionError
@@ -53,16 +54,26 @@ def create_organization(request: HttpRequest) -> HttpResponse:
 
 @org_view(_C.VIEW)
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The organization's overview: inventory, findings, scans, changes and trends (inventory.dashboard),
+    or the next step for a new organization."""
     org = request.org
-    pending = Invitation.objects.for_org(org).pending()
+    data = inventory_dashboard.overview(org)
     context = {
+        "dash": data,
+        "trend_days": inventory_dashboard.TREND_DAYS,
         "member_count": Membership.objects.for_org(org).count(),
-        "pending_invitations": list(pending.select_related("invited_by")[:10])
+        "pending_count": Invitation.objects.for_org(org).pending().count()
         if request.membership.can_manage_invitations
         else None,
-        "pending_count": pending.count(),
-        "capabilities": [row for row in capabilities_table() if request.membership.can(row[0])],
     }
+    if data.resource_trend is not None:
+        context["resource_chart"] = data.resource_trend.chart_data()
+        context["finding_chart"] = data.finding_trend.chart_data()
+        context["severity_chart"] = {
+            "labels": [b.label for b in data.findings.by_severity],
+            "keys": [b.key for b in data.findings.by_severity],
+            "values": [b.count for b in data.findings.by_severity],
+        }
     return render(request, "orgs/dashboard.html", context)
 
 
