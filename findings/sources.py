@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Prefetch
+
+from connections.models import CloudConnection
 from findings.models import Baseline, CustomRule, OrgPolicy, RuleSource
 from findings.rules import Rule, RuleError, compile_rule
 from findings.rules.catalog import builtin_catalog, load_schema
@@ -161,7 +164,8 @@ def org_rules(org, providers: Iterable[str] | None = None) -> tuple[list[OrgRule
         return wanted is None or bool(set(rule.providers) & wanted)
 
     out.extend(OrgRule(rule, RuleSource.BUILTIN) for rule in builtin_catalog() if keep(rule))
-    for custom in CustomRule.objects.for_org(org).filter(enabled=True).prefetch_related("connections"):
+    scoped_connections = Prefetch("connections", queryset=CloudConnection.objects.for_org(org))
+    for custom in CustomRule.objects.for_org(org).filter(enabled=True).prefetch_related(scoped_connections):
         try:
             rule = compile_custom(custom.document)
         except RuleError as exc:
