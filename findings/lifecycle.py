@@ -70,6 +70,7 @@ class _Meta:
     severity: str
     category: str
     source: str
+    types: frozenset[str] | None = None  # the rule's resource types (None: any, e.g. baseline drift)
 
 
 def load_index(connection) -> tuple[ResourceIndex, dict[Any, str]]:
@@ -116,7 +117,9 @@ def evaluate_connection(connection, *, now: datetime | None = None) -> Evaluatio
     for org_rule in applicable:
         rule = org_rule.rule
         result = evaluation.results[rule.id]
-        metas[rule.id] = _Meta(rule.title, rule.severity, rule.category, org_rule.source)
+        metas[rule.id] = _Meta(
+            rule.title, rule.severity, rule.category, org_rule.source, frozenset(rule.resource_types)
+        )
         matches[rule.id] = {rid: (result.costs.get(rid), {}) for rid in result.matched}
     metas[BASELINE_RULE_ID] = _Meta(BASELINE_TITLE, Severity.MEDIUM, Category.DRIFT, RuleSource.BASELINE)
     matches[BASELINE_RULE_ID] = {rid: (None, detail) for rid, detail in drift.items()}
@@ -200,6 +203,8 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
             continue
         if key[0] not in matches:
             note = "The rule was turned off or removed."
+        elif metas[key[0]].types is not None and finding.resource_type not in metas[key[0]].types:
+            note = "The rule no longer covers this resource type."
         elif finding.resource_id is not None and finding.resource_id not in index.by_id:
             continue  # the row exists but is not this connection's any more: leave it be
         elif evaluated(key[0], finding.resource_type, finding.region):

@@ -251,3 +251,25 @@ def test_other_connections_untouched(conn, org):
     lifecycle.evaluate_connection(other)
     lifecycle.evaluate_connection(conn)
     assert Finding.objects.for_org(org).filter(connection=other, status=F.OPEN).exists()
+
+
+def test_rule_narrowed_to_fewer_types_resolves_the_dropped_ones(conn):
+    synced(conn, {VOLUME: ["eu-west-1"], "aws.ec2.instance": ["eu-west-1"]})
+    vol = volume(conn)
+    ResourceFactory(connection=conn, name="web")
+    policy = OrgPolicy.objects.create(
+        org=conn.org,
+        name="Owners",
+        kind=OrgPolicy.Kind.REQUIRED_TAGS,
+        resource_types=[VOLUME, "aws.ec2.instance"],
+        values=["owner"],
+    )
+    lifecycle.evaluate_connection(conn)
+    f = finding(conn, f"policy-{policy.pk}", vol)
+    assert f.status == F.OPEN
+    policy.resource_types = ["aws.ec2.instance"]
+    policy.save()
+    lifecycle.evaluate_connection(conn)
+    f.refresh_from_db()
+    assert f.status == F.RESOLVED
+    assert Finding.objects.for_org(conn.org).filter(rule_id=f"policy-{policy.pk}", status=F.OPEN).count() == 1
