@@ -1,8 +1,8 @@
 """Findings as CSV or JSON, streamed row by row (100,000 findings never sit in memory at once).
 
-``neutralize_cell`` is the spreadsheet-safety rule for any CSV export of cloud data (resource names,
-tags and titles are attacker-controllable): a cell that a spreadsheet would read as a formula gets a
-leading apostrophe. The explorer's export reuses it.
+Every CSV cell goes through ``cloustral.csvsafe.neutralize_cell`` (the explorer's export too): resource
+names, tags and titles are attacker-controllable, and a cell a spreadsheet would read as a formula
+gets a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from cloustral.csvsafe import neutralize_cell
+
 # What a spreadsheet treats as the start of a formula (OWASP "CSV injection"), tab and CR included.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 EXPORT_COLUMNS = (
     "id",
@@ -61,14 +62,6 @@ _SOURCE_FIELDS = (
 )
 CHUNK_SIZE = 2000
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
-
-
-def neutralize_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would evaluate (``=HYPERLINK(...)``, ``+1``, ``-2``, ``@SUM``, a
-    leading tab or carriage return) is prefixed with an apostrophe; other values are returned as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _time(value: datetime | None, tz: tzinfo) -> str | None:

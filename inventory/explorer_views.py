@@ -1,3 +1,240 @@
-"""Views of the inventory (explorer_views)."""
+"""The inventory explorer (filters in the URL, keyset pages, CSV/JSON export) and the resource page
+(configuration, tags, relationships, findings, change history, baseline). Thin: the logic lives in
+``inventory/explorer.py``; each page runs a fixed number of queries whatever the inventory's size.
 
-urlpatterns: list = []
+htmx: the explorer's filter form and its sort/pager links fetch only the results region
+(``HX-Target: explorer-results``), the change timeline's pager only the timeline; both push the URL, so
+any view can be shared, and every page also works as plain links and a GET form without JavaScript."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+
+from findings.models import SEVERITY_ORDER, Finding
+from findings.views.baselines import baseline_panel_context
+from inventory import explorer as ex
+from inventory.access import get_resource_for_member
+from inventory.models import Relationship, ResourceChange
+from orgs.decorators import org_view
+from orgs.roles import Capability
+
+_C = Capability
+RELATIONSHIP_LIMIT = 200  # per direction; the rest is counted
+FINDINGS_LIMIT = 100
+CHANGES_PER_PAGE = 20
+RAW_JSON_INLINE_LIMIT = 300_000  # characters; a bigger configuration is one click away as raw.json
+RESULTS_TARGET = "explorer-results"
+TIMELINE_TARGET = "change-timeline"
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+# What a row of the explorer shows (never the configuration, which can be large).
+ROW_FIELDS = (
+    "id",
+    "name",
+    "native_id",
+    "provider",
+    "resource_type",
+    "region",
+    "tags",
+    "first_seen",
+    "last_seen",
+    "connection__id",
+    "connection__name",
+)
+
+
+def _htmx_target(request: HttpRequest) -> str:
+    """The element an htmx request will swap, or "" for a full page (including history restores)."""
+    if request.headers.get("HX-Request") != "true" or request.headers.get("HX-History-Restore-Request") == "true":
+        return ""
+    return request.headers.get("HX-Target", "")
+
+
+def _count_label(count: int, more: bool) -> str:
+    return f"{count:,}+" if more else f"{count:,}"
+
+
+# --- the explorer ----------------------------------------------------------------------------------
+
+
+@org_view(_C.VIEW)
+def explorer(request: HttpRequest) -> HttpResponse:
+    org = request.org
+    filters = ex.parse_filters(request.GET)
+    facets = ex.explorer_facets(org)
+    ex.known_values_only(filters, facets)
+
+    matching = ex.filtered_resources(org, filters)
+    rows, next_cursor, prev_cursor = ex.page_after(
+        matching.select_related("connection").only(*ROW_FIELDS), filters.sort, filters.cursor
+    )
+    if not filters.cursor and next_cursor is None:
+        count, more = len(rows), False  # the whole set is on this page: no need to count
+    else:
+        count, more = ex.bounded_count(matching)
+    badges = ex.open_findings_by_resource(org, [r.pk for r in rows])
+    for r in rows:
+        r.badge = badges.get(r.pk)
+        r.tag_list, r.more_tags = ex.tag_preview(r.tags, limit=2)
+
+    context = {
+        "filters": filters,
+        "facets": facets,
+        "rows": rows,
+        "next_query": filters.query(cursor=next_cursor) if next_cursor else None,
+        "prev_query": filters.query(cursor=prev_cursor) if prev_cursor else None,
+        "first_query": filters.query() if prev_cursor else None,
+        "count_label": _count_label(count, more),
+        "count": count,
+        "total_label": f"{facets.total:,}",
+        "sort_links": filters.sort_links(),
+        "chips": filters.chips(facets),
+        "export_query": filters.query(),
+        "results_target": RESULTS_TARGET,
+    }
+    partial = _htmx_target(request) == RESULTS_TARGET
+    response = render(request, "inventory/_explorer_results.html" if partial else "inventory/explorer.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@org_view(_C.VIEW)
+def explorer_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    if fmt not in EXPORT_TYPES:
+        raise Http404("Export as csv or json.")
+    filters = ex.parse_filters(request.GET)
+    rows = ex.export_rows(request.org, filters)
+    stream = ex.csv_stream(rows) if fmt == "csv" else ex.json_stream(rows)
+    response = StreamingHttpResponse(stream, content_type=EXPORT_TYPES[fmt])
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{request.org.slug}-inventory-{stamp}.{fmt}"'
+    add_never_cache_headers(response)
+    return response
+
+
+# --- the resource page -----------------------------------------------------------------------------
+
+
+def _related(org, resource, *, outgoing: bool) -> tuple[list[dict], int]:
+    """(relationships, total) in one direction: at most RELATIONSHIP_LIMIT rows (the count is a second
+    query only when there are more)."""
+    here, other = ("source", "target") if outgoing else ("target", "source")
+    qs = Relationship.objects.for_org(org).filter(**{here: resource})
+    rows = list(
+        qs.order_by("kind", f"{other}__resource_type", f"{other}__name", "id").values(
+            "kind",
+            other_id=F(f"{other}_id"),
+            other_name=F(f"{other}__name"),
+            other_type=F(f"{other}__resource_type"),
+            other_native_id=F(f"{other}__native_id"),
+        )[: RELATIONSHIP_LIMIT + 1]
+    )
+    if len(rows) > RELATIONSHIP_LIMIT:
+        return rows[:RELATIONSHIP_LIMIT], qs.count()
+    return rows, len(rows)
+
+
+def _findings(org, resource) -> tuple[list[Finding], int, int]:
+    """(findings: open first, then by severity; total; open) for the resource."""
+    status_rank = Case(
+        When(status=Finding.Status.OPEN, then=Value(0)),
+        When(status=Finding.Status.SUPPRESSED, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    severity_rank = Case(
+        *[When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_ORDER.items()],
+        default=Value(len(SEVERITY_ORDER)),
+        output_field=IntegerField(),
+    )
+    qs = Finding.objects.for_org(org).filter(resource=resource)
+    findings = list(
+        qs.annotate(status_rank=status_rank, severity_rank=severity_rank)
+        .order_by("status_rank", "severity_rank", "-last_seen", "id")
+        .only("id", "title", "severity", "category", "status", "rule_id", "last_seen", "monthly_usd")[
+            : FINDINGS_LIMIT + 1
+        ]
+    )
+    if len(findings) > FINDINGS_LIMIT:
+        totals = qs.order_by().aggregate(total=Count("id"), open=Count("id", filter=Q(status=Finding.Status.OPEN)))
+        return findings[:FINDINGS_LIMIT], totals["total"], totals["open"]
+    return findings, len(findings), sum(1 for f in findings if f.is_open)
+
+
+def _timeline(request: HttpRequest, resource) -> dict:
+    changes = (
+        ResourceChange.objects.for_org(request.org)
+        .filter(resource=resource)
+        .only("id", "kind", "diff", "created_at", "sync_run_id")
+    )
+    page = Paginator(changes, CHANGES_PER_PAGE).get_page(request.GET.get("changes"))
+    entries = []
+    for change in page.object_list:
+        shown, rest = ex.diff_lines(change.diff)
+        groups = [("", shown)] if shown else []
+        if rest:
+            groups.append((f"Show {len(rest)} more field{'s' if len(rest) > 1 else ''}", rest))
+        entries.append({"change": change, "groups": groups})
+    return {"changes": page, "timeline": entries, "timeline_target": TIMELINE_TARGET}
+
+
+@org_view(_C.VIEW)
+def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
+    resource = get_resource_for_member(request, resource_id)
+    context = {"resource": resource, **_timeline(request, resource)}
+    if _htmx_target(request) == TIMELINE_TARGET:
+        response = render(request, "inventory/_change_timeline.html", context)
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+
+    org = request.org
+    outgoing, outgoing_total = _related(org, resource, outgoing=True)
+    incoming, incoming_total = _related(org, resource, outgoing=False)
+    findings, findings_total, findings_open = _findings(org, resource)
+    raw_json = json.dumps(resource.config, indent=2, sort_keys=True, ensure_ascii=False)
+    tags = sorted(resource.tags.items()) if isinstance(resource.tags, dict) else []
+    context.update(
+        {
+            "tags": tags,
+            "config": ex.config_rows(resource.config),
+            "raw_json": raw_json if len(raw_json) <= RAW_JSON_INLINE_LIMIT else None,
+            "outgoing": outgoing,
+            "outgoing_hidden": outgoing_total - len(outgoing),
+            "outgoing_total": outgoing_total,
+            "incoming": incoming,
+            "incoming_hidden": incoming_total - len(incoming),
+            "incoming_total": incoming_total,
+            "findings": findings,
+            "findings_total": findings_total,
+            "findings_open": findings_open,
+            "findings_hidden": findings_total - len(findings),
+            # The panel's own context (findings app): baseline, can_manage, drift.
+            "baseline_panel": baseline_panel_context(request, resource),
+        }
+    )
+    response = render(request, "inventory/resource.html", context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@org_view(_C.VIEW)
+def resource_json(request: HttpRequest, resource_id: int) -> HttpResponse:
+    resource = get_resource_for_member(request, resource_id)
+    return JsonResponse(ex.resource_record(resource), json_dumps_params={"indent": 2, "ensure_ascii": False})
+
+
+ORG = "o/<slug:org_slug>/"
+
+urlpatterns = [
+    path(f"{ORG}inventory/", explorer, name="explorer"),
+    path(f"{ORG}inventory/export.<str:fmt>/", explorer_export, name="explorer_export"),
+    path(f"{ORG}resources/<int:resource_id>/", resource_detail, name="resource"),
+    path(f"{ORG}resources/<int:resource_id>/raw.json/", resource_json, name="resource_json"),
+]
