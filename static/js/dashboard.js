@@ -60,6 +60,7 @@
             backgroundColor: cssVar("--chart-fill", "rgba(39, 83, 216, .12)"),
             fill: true,
             tension: 0.3,
+            cubicInterpolationMode: "monotone", // a smooth line that never dips below its points
             borderWidth: 2,
             pointRadius: 0,
             pointHoverRadius: 4,
@@ -70,7 +71,11 @@
       options: {
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { display: false }, tooltip },
-        scales: { x: timeAxis, y: { ...countAxis, beginAtZero: false, grace: "10%" } },
+        // Room above and below the line, but never a negative count on the axis.
+        scales: {
+          x: timeAxis,
+          y: { ...countAxis, beginAtZero: false, grace: "10%", min: Math.min(...series.values) === 0 ? 0 : undefined },
+        },
       },
     });
   }

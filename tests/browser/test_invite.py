@@ -41,6 +41,7 @@ def test_owner_invites_newcomer_who_signs_up_and_lands_as_viewer(page, browser, 
     assert submit_login(page, owner.email, PASSWORD).status == 302
     page.wait_for_url(re.compile(r"/o/acme-cloud/$"))
     expect(page.get_by_test_id("current-org")).to_have_text("Acme Cloud")
+    page.get_by_role("navigation", name="Main").locator("summary", has_text="Team").click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Members", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Members of Acme Cloud")
     page.get_by_label("Email address").fill(INVITEE)
