@@ -83,7 +83,7 @@ def load_index(connection) -> tuple[ResourceIndex, dict[Any, str]]:
     for row in rows.iterator(chunk_size=5000):
         rec = dict(zip(RECORD_FIELDS, row, strict=True))
         real_region[rec["id"]] = rec["region"]
-        rec["region"] = scope_region(rec["resource_type"], rec["region"])
+        rec["region"] = scope_region(rec["resource_type"], rec["region"], rec["native_id"])
         records.append(rec)
     rels = (
         Relationship.objects.for_org(connection.org_id)
@@ -124,8 +124,8 @@ def evaluate_connection(connection, *, now: datetime | None = None) -> Evaluatio
     metas[BASELINE_RULE_ID] = _Meta(BASELINE_TITLE, Severity.MEDIUM, Category.DRIFT, RuleSource.BASELINE)
     matches[BASELINE_RULE_ID] = {rid: (None, detail) for rid, detail in drift.items()}
 
-    def evaluated(rule_id: str, resource_type: str, region: str) -> bool:
-        scope = Scope(connection.pk, resource_type, scope_region(resource_type, region))
+    def evaluated(rule_id: str, resource_type: str, region: str, native_id: str) -> bool:
+        scope = Scope(connection.pk, resource_type, scope_region(resource_type, region, native_id))
         if rule_id == BASELINE_RULE_ID:
             return coverage.get((scope.resource_type, scope.region)) == "collected"
         result = evaluation.results.get(rule_id)
@@ -207,7 +207,7 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
             note = "The rule no longer covers this resource type."
         elif finding.resource_id is not None and finding.resource_id not in index.by_id:
             continue  # the row exists but is not this connection's any more: leave it be
-        elif evaluated(key[0], finding.resource_type, finding.region):
+        elif evaluated(key[0], finding.resource_type, finding.region, finding.native_id):
             note = "" if finding.resource_id is not None else "The resource no longer exists."
         else:
             continue  # not evaluated: nobody saw the data, so nothing is resolved

@@ -356,7 +356,7 @@ def _record(values: tuple) -> dict[str, Any]:
 
     rec = dict(zip(RECORD_FIELDS, values, strict=True))
     # As in lifecycle.load_index: the engine sees the coverage region.
-    rec["region"] = scope_region(rec["resource_type"], rec["region"])
+    rec["region"] = scope_region(rec["resource_type"], rec["region"], rec["native_id"])
     return rec
 
 
@@ -521,7 +521,7 @@ def own_scope_gap(status: RuleStatus | None, finding: Finding) -> str | None:
         return None
     from inventory.coverage import scope_region
 
-    region = scope_region(finding.resource_type, finding.region)
+    region = scope_region(finding.resource_type, finding.region, finding.native_id)
     for entry in status.not_evaluated:
         if entry.get("type") == finding.resource_type and entry.get("region") in (region, ""):
             return str(entry.get("reason") or "not evaluated")

@@ -1,9 +1,13 @@
 """A small, realistic AWS account for the demo, created in a moto server (scripts/demo starts one and
-sets AWS_ENDPOINT_URL), plus the "Demo AWS" connection that scans it.
+sets AWS_ENDPOINT_URL), plus the "Demo AWS" connection that scans it; and the "Demo Azure" connection to
+the fake Azure scripts/demo starts (tests/fakes/azure_arm.py, seeded with a tenant, an app and two
+subscriptions), whose principal it passes in DEMO_AZURE_TENANT_ID, DEMO_AZURE_CLIENT_ID,
+DEMO_AZURE_CLIENT_SECRET and DEMO_AZURE_SUBSCRIPTIONS.
 
-Never run against real AWS: ``seed_aws_account`` refuses unless AWS_ENDPOINT_URL points somewhere
+Never run against real clouds: ``seed_aws_account`` refuses unless AWS_ENDPOINT_URL points somewhere
 else (tests call it inside moto's in-process mock with ``allow_real_endpoint=True``, where nothing
-leaves the process).
+leaves the process), and ``azure_demo_principal`` is None unless AZURE_ARM_ENDPOINT points to a
+local endpoint.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ import json
 import logging
 import os
 import zipfile
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import boto3
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from connections.models import CloudConnection, new_external_id
 
@@ -27,6 +35,8 @@ REGION = "us-east-1"
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 MARKER_TAG = {"Key": "cloustral:demo", "Value": "true"}
 CONNECTION_NAME = "Demo AWS"
+AZURE_CONNECTION_NAME = "Demo Azure"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _tags(name: str, **extra: str) -> list[dict]:
@@ -373,3 +383,60 @@ def sync_demo_connection(connection: CloudConnection):
     sync.reap_stale_runs()
     run, _started = actions.do_start_sync(connection, enqueue=False)
     return sync.run_sync(run.pk)
+
+
+# --- Azure -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AzureDemoPrincipal:
+    tenant_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    subscription_ids: tuple[str, ...] = ()
+
+
+def azure_demo_principal() -> AzureDemoPrincipal | None:
+    """The fake Azure's demo service principal, as scripts/demo passes it; None when the demo runs
+    without the fake (or Resource Manager is not a local endpoint: the demo never touches real Azure)."""
+    tenant_id = os.environ.get("DEMO_AZURE_TENANT_ID", "").strip()
+    arm = getattr(settings, "AZURE_ARM_ENDPOINT", None) or ""
+    if not tenant_id or urlsplit(arm).hostname not in LOCAL_HOSTS:
+        return None
+    subscriptions = os.environ.get("DEMO_AZURE_SUBSCRIPTIONS", "").replace(" ", "").split(",")
+    return AzureDemoPrincipal(
+        tenant_id=tenant_id,
+        client_id=os.environ.get("DEMO_AZURE_CLIENT_ID", "").strip(),
+        client_secret=os.environ.get("DEMO_AZURE_CLIENT_SECRET", ""),
+        subscription_ids=tuple(sid for sid in subscriptions if sid),
+    )
+
+
+def ensure_demo_azure_connection(org, principal: AzureDemoPrincipal, user=None) -> CloudConnection:
+    """The service-principal connection to the fake's demo tenant (created once), tested like any
+    connection: the check signs in and names the subscriptions. Raises ConnectionCheckError."""
+    from connections import actions, credentials
+
+    connection = CloudConnection.objects.for_org(org).filter(name=AZURE_CONNECTION_NAME).first()
+    if connection is None:
+        connection = CloudConnection(
+            org=org,
+            name=AZURE_CONNECTION_NAME,
+            provider=CloudConnection.Provider.AZURE,
+            auth_method=CloudConnection.AuthMethod.AZURE_SP,
+            created_by=user,
+        )
+    connection.azure_cloud = CloudConnection.AzureCloud.PUBLIC
+    connection.tenant_id = principal.tenant_id
+    connection.client_id = principal.client_id
+    connection.subscriptions = [{"id": sid, "name": "", "state": ""} for sid in principal.subscription_ids]
+    credentials.store_secret(connection, {"client_secret": principal.client_secret})
+    result = actions.run_check(connection)
+    connection.subscriptions = result.subscriptions
+    connection.status = CloudConnection.Status.VERIFIED
+    connection.last_checked_at = timezone.now()
+    connection.last_check_code = connection.last_check_message = ""
+    connection.enabled = True
+    with transaction.atomic():
+        connection.save()
+    return connection

@@ -2,10 +2,17 @@
 uses more than a fraction (``SYNC_RATE_FRACTION``, default half) of the API quota the customer's own
 workloads depend on.
 
-AWS throttles most APIs per account and region with token buckets of its own. The table below seeds
+AWS throttles most APIs per account and region with token buckets of its own. ``AWS_QUOTAS`` seeds
 ours from AWS's documented defaults where they exist, and from a conservative guess where AWS does
-not publish one. Buckets live in the process (a Celery worker) and are shared by every scan of the
-same account in it; retries with backoff (botocore's standard mode) cover the rest.
+not publish one (``limiter_for_account``).
+
+Azure throttles twice (``limiter_for_subscription``): Resource Manager per subscription, whatever the
+resource provider (one account-wide bucket, ``ARM_SUBSCRIPTION_READS``), then each resource provider
+with limits of its own (``AZURE_QUOTAS``, keyed by namespace: the ``service`` AzureContext passes). A
+call waits for a token from both.
+
+Buckets live in the process (a Celery worker) and are shared by every scan of the same account in it;
+the SDKs' retries with backoff (botocore's standard mode, azure-core's Retry-After) cover the rest.
 """
 
 from __future__ import annotations
@@ -47,6 +54,31 @@ AWS_QUOTAS: dict[str, Quota] = {
     "cloudtrail": Quota(5, 10, "not documented: conservative"),
 }
 DEFAULT_QUOTA = Quota(5, 10, "default for services without an entry: conservative")
+
+# Azure Resource Manager, "Understand how Azure Resource Manager throttles requests"
+# (learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling).
+# Since 2024, public-cloud subscriptions are throttled by a token bucket per subscription, principal and
+# region: reads have a bucket of 250 and refill 25/s.
+ARM_SUBSCRIPTION_READS = Quota(25, 250, "documented: ARM token bucket, subscription reads (bucket 250, 25/s)")
+# The model the sovereign clouds still document (docs.azure.cn): 12,000 reads per hour per subscription
+# and principal, i.e. 3.3/s; the burst stays small so that a scan never spends the hour's budget at once.
+ARM_SUBSCRIPTION_READS_HOURLY = Quota(12000 / 3600, 100, "documented: ARM hourly model, 12,000 reads/hour")
+# Resource providers' own read limits (the same page, "Resource provider limits"), keyed by the namespace
+# AzureContext passes to ``acquire`` (inventory.collectors.azure.context.namespace_of).
+AZURE_QUOTAS: dict[str, Quota] = {
+    # Resource groups and the generic resource list are Resource Manager's own: its subscription quota.
+    "Microsoft.Resources": ARM_SUBSCRIPTION_READS,
+    # "Network throttling": read (GET) 10,000 per 5 minutes.
+    "Microsoft.Network": Quota(10000 / 300, 100, "documented: Microsoft.Network reads, 10,000 per 5 minutes"),
+    # "Storage throttling": management reads 800 per 5 minutes (lists 100 per 5 minutes; one per scan).
+    "Microsoft.Storage": Quota(800 / 300, 20, "documented: storage account management reads, 800 per 5 minutes"),
+    # Compute publishes its policies (HighCostGet3Min...) only in response headers, without defaults.
+    "Microsoft.Compute": Quota(5, 20, "not documented (policies in x-ms-ratelimit-remaining-resource): conservative"),
+    "Microsoft.Sql": Quota(5, 10, "not documented: conservative"),
+    "Microsoft.KeyVault": Quota(5, 10, "not documented for the management plane: conservative"),
+}
+AZURE_DEFAULT_QUOTA = Quota(5, 10, "default for resource providers without an entry: conservative")
+ACCOUNT_WIDE = "*"  # the service name of an account-wide bucket (Resource Manager's per subscription)
 
 
 class TokenBucket:
@@ -93,7 +125,9 @@ class TokenBucket:
 
 class RateLimiter:
     """Token buckets per (account, region, service), created on first use. ``acquire(service, region)``
-    is what ``AwsContext`` calls before every API call."""
+    is what ``AwsContext`` and ``AzureContext`` call before every API call. With ``account_quota``, every
+    call also takes a token from one bucket per account (key ``(account, region, "*")``): Azure Resource
+    Manager's subscription limit, which every resource provider's calls share."""
 
     _create_lock = threading.Lock()  # bucket dicts may be shared between limiters
 
@@ -104,6 +138,7 @@ class RateLimiter:
         fraction: float | None = None,
         quotas: dict[str, Quota] | None = None,
         default: Quota = DEFAULT_QUOTA,
+        account_quota: Quota | None = None,
         buckets: dict[tuple[str, str, str], TokenBucket] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -112,6 +147,7 @@ class RateLimiter:
         self.fraction = settings.SYNC_RATE_FRACTION if fraction is None else fraction
         self.quotas = AWS_QUOTAS if quotas is None else quotas
         self.default = default
+        self.account_quota = account_quota
         self._buckets = {} if buckets is None else buckets
         self._clock = clock
         self._sleep = sleep
@@ -119,7 +155,10 @@ class RateLimiter:
         self.waited = 0.0  # seconds spent waiting, for the run's statistics
 
     def quota_for(self, service: str) -> Quota:
-        quota = self.quotas.get(service, self.default)
+        if service == ACCOUNT_WIDE and self.account_quota is not None:
+            quota = self.account_quota
+        else:
+            quota = self.quotas.get(service, self.default)
         return Quota(
             rate=max(quota.rate * self.fraction, 0.1), burst=max(quota.burst * self.fraction, 1.0), source=quota.source
         )
@@ -135,10 +174,14 @@ class RateLimiter:
             return bucket
 
     def acquire(self, service: str, region: str) -> None:
-        waited = self.bucket(service, region).acquire()
-        if waited:
+        # Reserve in each bucket, then wait once for the later of the two reservations.
+        wait = self.bucket(service, region).reserve()
+        if self.account_quota is not None:
+            wait = max(wait, self.bucket(ACCOUNT_WIDE, region).reserve())
+        if wait > 0:
+            self._sleep(wait)
             with self._lock:
-                self.waited += waited
+                self.waited += wait
 
 
 # Buckets shared by every scan in this process: two connections to one account share its quota.
@@ -146,4 +189,18 @@ _PROCESS_BUCKETS: dict[tuple[str, str, str], TokenBucket] = {}
 
 
 def limiter_for_account(account_id: str) -> RateLimiter:
+    """The limiter of an AWS account's scan."""
     return RateLimiter(account_id, buckets=_PROCESS_BUCKETS)
+
+
+def limiter_for_subscription(subscription_id: str, cloud: str = "public") -> RateLimiter:
+    """The limiter of an Azure subscription's scan: the resource providers' quotas and Resource Manager's
+    subscription bucket (the token bucket in Azure's public cloud, the hourly model elsewhere)."""
+    arm = ARM_SUBSCRIPTION_READS if cloud in ("", "public") else ARM_SUBSCRIPTION_READS_HOURLY
+    return RateLimiter(
+        subscription_id.lower(),
+        quotas=AZURE_QUOTAS,
+        default=AZURE_DEFAULT_QUOTA,
+        account_quota=arm,
+        buckets=_PROCESS_BUCKETS,
+    )

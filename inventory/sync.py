@@ -2,12 +2,18 @@
 against the stored inventory, and write everything in one transaction.
 
     run_sync(run_id)                       the whole run, for a Celery task, a command or a test
-      fetch_aws(connection, control)      every collector × region, concurrently, paced, classified
+      FETCHERS[provider](connection, control)
+        fetch_aws                         every collector × region, concurrently, paced, classified
+        fetch_azure                       every collector × subscription, the same way
       write_inventory(run, conn, fetch)   one transaction: upsert, delete, relationships, changes, counts
+
+A unit is one collector over one scope: an AWS region ("global" for a global collector), or an Azure
+subscription (scope "/subscriptions/<id>"). Its scope is the key of its coverage and the part of the
+inventory it replaces; ``inventory.coverage.scope_region`` maps a stored resource back to it.
 
 Rules that keep the inventory honest:
 
-* A (type, region) unit that was not collected (denied, throttled, error, skipped) keeps its previous
+* A (type, scope) unit that was not collected (denied, throttled, error, skipped) keeps its previous
   records untouched: it is "not evaluated", never "empty". Only collected units replace their part.
 * A resource keeps its row (and id) across syncs as long as its native id is seen again.
 * Nothing is written before the end: a crash, a failure or a cancel leaves the previous inventory.
@@ -29,6 +35,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -47,6 +62,7 @@ from django.utils import timezone
 from cloustral.logging import redact_value
 from inventory import hooks
 from inventory.collectors.base import Collector, ResourceRecord, collectors_for
+from inventory.coverage import is_per_subscription, scope_region, subscription_scope
 from inventory.diff import resource_diff
 from inventory.models import (
     COLLECTED,
@@ -90,6 +106,7 @@ THROTTLED_CODES = frozenset(
     }
 )
 SKIPPED_CODES = frozenset({"OptInRequired", "RegionDisabledException"})
+UNEXPECTED_MESSAGE = "Unexpected error in the collector (logged for the Cloustral team)."
 
 
 def _clean(message: str, limit: int = 500) -> str:
@@ -119,7 +136,57 @@ def classify_aws_error(exc: BaseException) -> tuple[str, str, str]:
         return ERROR, "NoCredentials", "No credentials to call AWS with."
     if isinstance(exc, BotoCoreError):
         return ERROR, type(exc).__name__, _clean(str(exc))
-    return ERROR, type(exc).__name__, "Unexpected error in the collector (logged for the Cloustral team)."
+    return ERROR, type(exc).__name__, UNEXPECTED_MESSAGE
+
+
+AZURE_DENIED_CODES = frozenset({"AuthorizationFailed", "LinkedAuthorizationFailed"})
+# The subscription has not registered the resource provider: nothing of that kind can exist in it.
+AZURE_SKIPPED_CODES = frozenset({"MissingSubscriptionRegistration", "NoRegisteredProviderFound"})
+
+
+def _azure_error_code(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    return str(getattr(error, "code", None) or "")
+
+
+def _azure_error_message(exc: HttpResponseError) -> str:
+    error = getattr(exc, "error", None)
+    message = getattr(error, "message", None) or exc.reason or ""
+    return _clean(message)
+
+
+def classify_azure_error(exc: BaseException) -> tuple[str, str, str]:
+    """(coverage status, code, message) for an exception out of an Azure collector. The SDK's retry
+    policy has already waited out 429s (Retry-After) and retried 5xx and connection errors; what comes
+    here is final. Messages are Resource Manager's own (they name the client, action and scope, never a
+    secret) or ours; unexpected exceptions get a generic message and go to the log with their traceback."""
+    if isinstance(exc, ClientAuthenticationError):  # a 401 from Resource Manager, or a token refresh refused
+        code = (_azure_error_code(exc) if exc.status_code else "") or "ClientAuthenticationError"
+        return ERROR, code, f"Azure did not accept the connection's credentials during the scan: {_clean(exc.message)}"
+    if isinstance(exc, HttpResponseError):
+        code = _azure_error_code(exc)
+        status = exc.status_code
+        message = _azure_error_message(exc)
+        if code in AZURE_DENIED_CODES or status == 403:
+            return DENIED, code or "Forbidden", message or "Access denied."
+        if code in AZURE_SKIPPED_CODES:
+            return SKIPPED, code, message or "The resource provider is not registered in this subscription."
+        if status == 429:
+            return THROTTLED, code or "TooManyRequests", message or "Throttled by Azure after every retry."
+        return ERROR, code or f"HTTP{status}", message or "Azure answered with an error."
+    if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
+        return ERROR, "Timeout", "Azure Resource Manager did not answer in time."
+    if isinstance(exc, ServiceRequestError):
+        return ERROR, "ServiceRequestError", "Azure Resource Manager could not be reached."
+    if isinstance(exc, ServiceResponseError):
+        return ERROR, "ServiceResponseError", "The connection to Azure Resource Manager broke during an answer."
+    if isinstance(exc, AzureError):
+        return ERROR, type(exc).__name__, _clean(str(exc))
+    return ERROR, type(exc).__name__, UNEXPECTED_MESSAGE
+
+
+# Exceptions a classifier knows (logged as a warning); anything else is a bug, logged with its traceback.
+CLOUD_ERRORS = (ClientError, BotoCoreError, AzureError)
 
 
 # --- units of work ------------------------------------------------------------------------------
@@ -127,15 +194,23 @@ def classify_aws_error(exc: BaseException) -> tuple[str, str, str]:
 
 @dataclass(frozen=True)
 class Unit:
-    """One collector in one region ("global" for a global collector): the grain of concurrency,
-    of coverage and of replacement."""
+    """One collector in one region ("global" for a global collector), and in one subscription when the
+    provider's connections span several (Azure): the grain of concurrency, of coverage and of replacement.
+    Its scope is (type, region), or (type, "/subscriptions/<id>") for a subscription's unit."""
 
     collector: Collector
     region: str
+    subscription: str = ""
 
     @property
     def scope(self) -> tuple[str, str]:
+        if self.subscription:
+            return (self.collector.full_type, subscription_scope(self.subscription))
         return (self.collector.full_type, self.region)
+
+    @property
+    def where(self) -> str:
+        return self.scope[1]
 
 
 @dataclass
@@ -168,6 +243,13 @@ def plan_units(collectors: Iterable[Collector], regions: list[str]) -> list[Unit
     units = [Unit(entry, GLOBAL_REGION) for entry in collectors if not entry.regional]
     units += [Unit(entry, region) for entry in collectors if entry.regional for region in regions]
     return units
+
+
+def plan_subscription_units(collectors: Iterable[Collector], subscription_ids: list[str]) -> list[Unit]:
+    """Every collector in every subscription, each type across the subscriptions: units running together
+    draw on different subscriptions' Resource Manager quotas. Azure lists are subscription-wide, so the
+    units' region is "global"."""
+    return [Unit(entry, GLOBAL_REGION, sid) for entry in collectors for sid in subscription_ids]
 
 
 class SyncCancelled(Exception):
@@ -225,10 +307,10 @@ def collect_unit(unit: Unit, ctx: Any, cancelled: threading.Event, classify=clas
         return UnitResult(unit, CANCELLED_UNIT, seconds=time.monotonic() - started)
     except Exception as exc:
         status, code, message = classify(exc)
-        if status == ERROR and not isinstance(exc, ClientError | BotoCoreError):
-            logger.exception("collector %s failed in %s", unit.collector.full_type, unit.region)
+        if status == ERROR and not isinstance(exc, CLOUD_ERRORS):
+            logger.exception("collector %s failed in %s", unit.collector.full_type, unit.where)
         else:
-            logger.warning("collector %s in %s: %s %s", unit.collector.full_type, unit.region, status, code)
+            logger.warning("collector %s in %s: %s %s", unit.collector.full_type, unit.where, status, code)
         return UnitResult(unit, status, code=code, message=message, seconds=time.monotonic() - started)
     return UnitResult(unit, COLLECTED, records, seconds=time.monotonic() - started)
 
@@ -449,10 +531,94 @@ def fetch_aws(connection, control: RunControl) -> FetchResult:
     )
 
 
-FETCHERS: dict[str, Callable[[Any, RunControl], FetchResult]] = {"aws": fetch_aws}
+# --- Azure -----------------------------------------------------------------------------------------
+
+
+def azure_scan_subscriptions(connection) -> list[str]:
+    """The subscription ids the connection names, lowercase, once each, in its order."""
+    ids = (str(s.get("id") or "").strip().lower() for s in connection.subscriptions or [] if isinstance(s, dict))
+    return [sid for sid in dict.fromkeys(ids) if sid]
+
+
+def fetch_azure(connection, control: RunControl) -> FetchResult:
+    """Every Azure collector in every subscription of the connection: one service principal credential
+    (signed in before any unit, so a wrong secret fails the run with the connection test's message), one
+    AzureContext (one client per kind) and one rate limiter per subscription."""
+    from cloustral import crypto
+    from connections import credentials
+    from connections.providers import azure as azure_provider
+    from connections.providers.base import ConnectionCheckError
+    from inventory import ratelimit
+    from inventory.collectors.azure.context import AzureContext
+
+    cloud = connection.azure_cloud or azure_provider.DEFAULT_CLOUD
+    try:
+        secret = credentials.azure_client_secret(connection)
+    except crypto.DecryptionError:
+        logger.error("connection %s: stored secret does not decrypt", connection.pk)
+        raise FetchSetupError(
+            "secret_unreadable", "The stored client secret cannot be read. Enter it again on the connection's page."
+        ) from None
+    if not secret:
+        raise FetchSetupError("missing_secret", "The connection has no client secret: enter it on its page.")
+    try:
+        cred = azure_provider.sign_in(connection.tenant_id, connection.client_id, secret, cloud)
+    except ConnectionCheckError as exc:
+        raise FetchSetupError(exc.code, f"Could not sign in to Azure: {exc.message}") from None
+
+    contexts: dict[str, AzureContext] = {}
+    try:
+        subscription_ids = azure_scan_subscriptions(connection) or _visible_subscriptions(azure_provider, cred, cloud)
+        if not subscription_ids:
+            raise FetchSetupError(
+                "no_subscriptions",
+                f"App {connection.client_id} can read no subscription. Assign it the Reader role on the "
+                "subscriptions to scan, or list them on the connection's page.",
+            )
+        limiters = {sid: ratelimit.limiter_for_subscription(sid, cloud) for sid in subscription_ids}
+        contexts = {
+            sid: AzureContext(
+                credential=cred, account_id=sid, cloud=cloud, limiter=_Pacer(limiters[sid], control.cancelled)
+            )
+            for sid in subscription_ids
+        }
+        units = plan_subscription_units(collectors_for("azure"), subscription_ids)
+        results = execute_units(
+            units,
+            lambda unit: collect_unit(
+                unit, contexts[unit.subscription], control.cancelled, classify=classify_azure_error
+            ),
+            control,
+        )
+        return FetchResult(
+            units=units,
+            results=results,
+            api_calls=sum(ctx.api_calls for ctx in contexts.values()),
+            cancelled=control.cancelled.is_set(),
+            rate_wait_seconds=sum(limiter.waited for limiter in limiters.values()),
+        )
+    finally:
+        for ctx in contexts.values():
+            ctx.close()
+        cred.close()
+
+
+def _visible_subscriptions(azure_provider: Any, cred: Any, cloud: str) -> list[str]:
+    """A connection that names no subscription scans every enabled one the principal can read."""
+    try:
+        visible = azure_provider.subscriptions_visible(cred, cloud)
+    except AzureError as exc:
+        _status, code, message = classify_azure_error(exc)
+        raise FetchSetupError(code, f"Could not list the subscriptions the app can read: {message}") from None
+    return [s["id"] for s in visible if s["state"] not in ("Disabled", "Deleted")]
+
+
+FETCHERS: dict[str, Callable[[Any, RunControl], FetchResult]] = {"aws": fetch_aws, "azure": fetch_azure}
 
 
 def provider_supported(provider: str) -> bool:
+    """A provider can be scanned when it has a fetcher and collectors; the others are refused with
+    "<Provider> inventory is not available yet." (inventory.actions.check_can_sync, run_sync)."""
     return provider in FETCHERS and bool(collectors_for(provider))
 
 
@@ -554,16 +720,23 @@ def _regional_by_type(provider: str) -> dict[str, bool]:
 
 
 def _scope_q(collected_scopes: set[tuple[str, str]], regional: dict[str, bool]) -> Q:
-    """Resources that belong to the collected scopes (a global collector's resources: any region)."""
+    """Resources that belong to the collected scopes (a global collector's resources: any region; a
+    subscription's: native ids under it). One condition per type, or per subscription: the OR stays short."""
     by_type: dict[str, list[str]] = defaultdict(list)
-    for rtype, region in collected_scopes:
-        by_type[rtype].append(region)
+    by_subscription: dict[str, list[str]] = defaultdict(list)
+    for rtype, scope in collected_scopes:
+        if is_per_subscription(rtype):
+            by_subscription[scope].append(rtype)
+        else:
+            by_type[rtype].append(scope)
     q = Q(pk__in=[])
     for rtype, regions in sorted(by_type.items()):
         if regional.get(rtype, True):
             q |= Q(resource_type=rtype, region__in=sorted(regions))
         else:
             q |= Q(resource_type=rtype)
+    for scope, types in sorted(by_subscription.items()):
+        q |= Q(native_id__startswith=scope + "/", resource_type__in=sorted(types))
     return q
 
 
@@ -680,10 +853,10 @@ def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outco
     summary = WriteSummary()
     regional = _regional_by_type(connection.provider)
 
-    def scope_of(rtype: str, region: str) -> tuple[str, str] | None:
+    def scope_of(rtype: str, region: str, native_id: str) -> tuple[str, str] | None:
         if rtype not in regional:
             return None  # no collector for this type any more: never touched
-        return (rtype, region if regional[rtype] else GLOBAL_REGION)
+        return (rtype, scope_region(rtype, region, native_id))
 
     def change(resource_id, rtype: str, native_id: str, name: str, kind: str, diff: dict | None = None) -> tuple:
         return (
@@ -725,7 +898,7 @@ def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outco
         for pk, native_id, rtype, region, name, tags, config in resources.values_list(*fields):
             record = new.get(native_id)
             if record is None:
-                if scope_of(rtype, region) in outcome.collected_scopes:
+                if scope_of(rtype, region, native_id) in outcome.collected_scopes:
                     deleted.append(pk)
                     changes.append(change(None, rtype, native_id, name, ResourceChange.Kind.DELETED))
                 else:

@@ -6,7 +6,7 @@ them (how tests and the demo reach the local fake), and AZURE_CA_BUNDLE adds a C
 Every Azure client in the product is built from ``credential()`` and ``arm_client_kwargs()``, so
 endpoints, TLS trust, timeouts and retries are decided here once:
 
-    cred = credential(tenant_id, client_id, secret, cloud)
+    cred = credential(tenant_id, client_id, secret, cloud)   # or sign_in(...): a token first, or a clear error
     client = NetworkManagementClient(cred, subscription_id, **arm_client_kwargs(cloud))
 """
 
@@ -258,6 +258,39 @@ def validate_subscription_ids(values: Iterable[str] | str) -> list[str]:
     return cleaned
 
 
+def sign_in(
+    tenant_id: str, client_id: str, client_secret: str, cloud: str, *, profile: HttpProfile = SCAN
+) -> ClientSecretCredential:
+    """The service principal's credential, once it has obtained a Resource Manager token. A wrong or
+    expired secret, an unknown tenant or app, an unreachable authority raise ConnectionCheckError with the
+    connection test's message, before anything is asked of Resource Manager. The caller closes it."""
+    chosen = get_cloud(cloud)
+    arm, authority = endpoints(cloud)
+    cred = credential(tenant_id, client_id, client_secret, cloud, profile=profile)
+    try:
+        cred.get_token(arm + "/.default")
+    except Exception as exc:
+        cred.close()
+        context = _Context(tenant_id, client_id, client_secret, chosen, arm, authority, profile)
+        raise _sign_in_error(exc, context) from None
+    return cred
+
+
+def subscriptions_visible(cred: ClientSecretCredential, cloud: str, *, profile: HttpProfile = SCAN) -> list[dict]:
+    """[{"id", "name", "state"}] of every subscription the principal can read (its role assignments),
+    for a connection that names none."""
+    with SubscriptionClient(cred, **arm_client_kwargs(cloud, profile=profile)) as client:
+        return [
+            {
+                "id": (sub.subscription_id or "").lower(),
+                "name": sub.display_name or "",
+                "state": str(getattr(sub.state, "value", sub.state) or ""),
+            }
+            for sub in client.subscriptions.list()
+            if sub.subscription_id
+        ]
+
+
 # --- The connection test ---------------------------------------------------------------------------
 def check(
     tenant_id: str,
@@ -279,12 +312,8 @@ def check(
     client_kwargs = arm_client_kwargs(cloud, profile=profile)
     context = _Context(tenant_id, client_id, client_secret, chosen, client_kwargs["base_url"], authority, profile)
 
-    cred = credential(tenant_id, client_id, client_secret, cloud, profile=profile)
+    cred = sign_in(tenant_id, client_id, client_secret, cloud, profile=profile)
     try:
-        try:
-            cred.get_token(*client_kwargs["credential_scopes"])
-        except Exception as exc:
-            raise _sign_in_error(exc, context) from None
         subscriptions = []
         resolved_tenant = ""
         with SubscriptionClient(cred, **client_kwargs) as client:

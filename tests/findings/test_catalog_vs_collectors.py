@@ -11,9 +11,11 @@ from findings.models import Finding, RuleStatus
 from findings.rules.catalog import builtin_catalog
 from inventory import demo, ratelimit
 from inventory.models import Resource
+from tests.connections.conftest import _fake_azure_server, fake_azure  # noqa: F401
 from tests.inventory import sync_helpers as helpers
 
 aws = helpers.aws
+azure = helpers.azure
 
 
 @pytest.fixture(autouse=True)
@@ -38,19 +40,36 @@ def _config_key(path: str) -> str | None:
     return path.split(".")[1].split("[")[0]
 
 
-def test_rules_read_keys_the_collectors_write(org, demo_connection):
+def _missing_keys(org, provider: str) -> list[str]:
     keys: dict[str, set[str]] = {}
     for rtype, config in Resource.objects.for_org(org).values_list("resource_type", "config"):
         keys.setdefault(rtype, set()).update(config or {})
     missing = []
-    for rule in builtin_catalog().for_provider("aws"):
+    for rule in builtin_catalog().for_provider(provider):
         for rtype, path in sorted(rule.fields_read):
             key = _config_key(path)
             if key is None or rtype not in keys:
                 continue  # a record-level path, or a type the demo does not create
             if key not in keys[rtype]:
                 missing.append(f"{rule.id}: {rtype} {path}")
+    return missing
+
+
+def test_rules_read_keys_the_collectors_write(org, demo_connection):
+    missing = _missing_keys(org, "aws")
     assert not missing, "rules read keys no collector writes:\n" + "\n".join(missing)
+
+
+def test_azure_rules_read_keys_the_collectors_write_and_evaluate(org, azure):
+    connection = helpers.make_azure_connection(org)
+    run = helpers.sync_now(connection)
+    assert run.status == "succeeded", run.warnings
+    missing = _missing_keys(org, "azure")
+    assert not missing, "rules read keys no collector writes:\n" + "\n".join(missing)
+    # Coverage is per subscription: the engine must see Azure scopes as evaluated, not "not evaluated".
+    verdicts = dict(RuleStatus.objects.for_org(org).filter(connection=connection).values_list("rule_id", "verdict"))
+    assert "fail" in verdicts.values() and "pass" in verdicts.values(), verdicts
+    assert Finding.objects.for_org(org).filter(connection=connection, status="open").exists()
 
 
 def test_the_demo_account_is_evaluated(org, demo_connection):

@@ -1,11 +1,13 @@
-"""Fixtures and helpers for sync-engine tests: a moto account, a verified AWS connection, and a fake
-cloud whose collectors are registered in place of the real ones (the registry is restored after).
+"""Fixtures and helpers for sync-engine tests: a moto account, a verified AWS connection, a fake
+cloud whose collectors are registered in place of the real ones (the registry is restored after), and
+the fake Azure seeded with its demo tenant (two subscriptions) with a verified Azure connection to it.
 
 A test module takes the fixtures it uses by name::
 
     from tests.inventory import sync_helpers as helpers
 
     aws, cloud, connection = helpers.aws, helpers.cloud, helpers.connection
+    azure, azure_connection = helpers.azure, helpers.azure_connection   # with the fake_azure fixture
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
+from connections import credentials
 from connections.models import CloudConnection
-from inventory import actions, sync
+from inventory import actions, ratelimit, sync
 from inventory.collectors import base
 from inventory.collectors.base import Rel, ResourceRecord, collector
 from inventory.models import SyncRun
+from tests.fakes import azure_arm
 from tests.inventory.collector_helpers import ACCOUNT_ID, moto_account
 
 REGIONS = ["eu-west-1", "us-east-1"]
@@ -169,3 +173,47 @@ def sync_now(connection: CloudConnection, **kwargs) -> SyncRun:
     run, started = actions.do_start_sync(connection, enqueue=False, **kwargs)
     assert started
     return sync.run_sync(run.pk)
+
+
+# --- Azure ------------------------------------------------------------------------------------------
+
+AZURE_TENANT, AZURE_CLIENT = azure_arm.DEMO_TENANT_ID, azure_arm.DEMO_CLIENT_ID
+AZURE_SECRET = azure_arm.DEMO_CLIENT_SECRET
+PROD_SUB, PROD_NAME = azure_arm.DEMO_SUBSCRIPTIONS["prod"]
+DEV_SUB, DEV_NAME = azure_arm.DEMO_SUBSCRIPTIONS["dev"]
+
+
+@pytest.fixture
+def azure(fake_azure, monkeypatch):
+    """The fake Azure with its demo tenant: one app, subscriptions "prod" and "dev", the same web tier in
+    each (tests/fakes/azure_arm.py: add_demo_estate). Rate-limit buckets are fresh for each test."""
+    monkeypatch.setattr(ratelimit, "_PROCESS_BUCKETS", {})
+    azure_arm.seed_demo(fake_azure)
+    return fake_azure
+
+
+def make_azure_connection(
+    org, name: str = "Contoso", subscriptions: list[tuple[str, str]] | None = None, **extra
+) -> CloudConnection:
+    """A verified service-principal connection to the fake's demo tenant (both subscriptions by default)."""
+    listed = subscriptions if subscriptions is not None else [(PROD_SUB, PROD_NAME), (DEV_SUB, DEV_NAME)]
+    connection = CloudConnection(
+        org=org,
+        name=name,
+        provider=CloudConnection.Provider.AZURE,
+        auth_method=CloudConnection.AuthMethod.AZURE_SP,
+        azure_cloud="public",
+        tenant_id=AZURE_TENANT,
+        client_id=AZURE_CLIENT,
+        subscriptions=[{"id": sid, "name": label, "state": "Enabled"} for sid, label in listed],
+        status=CloudConnection.Status.VERIFIED,
+        **extra,
+    )
+    credentials.store_secret(connection, {"client_secret": AZURE_SECRET})
+    connection.save()
+    return connection
+
+
+@pytest.fixture
+def azure_connection(org, azure):
+    return make_azure_connection(org)

@@ -33,6 +33,7 @@ class Command(BaseCommand):
         Membership.objects.for_org(org).update_or_create(user=user, defaults={"role": Role.OWNER})
         if os.environ.get("AWS_ENDPOINT_URL"):
             self._seed_aws(org, user)
+        self._seed_azure(org, user)
         self.stdout.write(self.style.SUCCESS("Demo ready."))
         self.stdout.write(
             f"  Open     {settings.SITE_URL}/o/{org.slug}/\n  Email    {DEMO_EMAIL}\n  Password {DEMO_PASSWORD}"
@@ -51,6 +52,25 @@ class Command(BaseCommand):
             return
         self.stderr.write(
             f"Simulated AWS account {'created' if created else 'already there'}; "
+            f"scan of “{connection.name}”: {run.status}, {run.resource_count} resources "
+            f"(+{run.created_count} ~{run.modified_count} -{run.deleted_count})."
+        )
+
+    def _seed_azure(self, org, user) -> None:
+        """The fake Azure's demo tenant (scripts/demo starts it and passes its principal), connected and scanned."""
+        from inventory import demo
+
+        principal = demo.azure_demo_principal()
+        if principal is None:
+            return
+        try:
+            connection = demo.ensure_demo_azure_connection(org, principal, user)
+            run = demo.sync_demo_connection(connection)
+        except Exception as exc:  # the demo still starts; say what went wrong
+            self.stderr.write(f"Could not set up the simulated Azure tenant: {type(exc).__name__}: {exc}")
+            return
+        self.stderr.write(
+            f"Simulated Azure tenant with {len(connection.subscriptions)} subscriptions; "
             f"scan of “{connection.name}”: {run.status}, {run.resource_count} resources "
             f"(+{run.created_count} ~{run.modified_count} -{run.deleted_count})."
         )
