@@ -1,3 +1,183 @@
-"""Views of the inventory (map_views)."""
+"""The architecture map: the page (scope selectors, type filter, legend, the canvas) and its data, the
+Cytoscape elements of ``inventory.topology.build_topology`` for the same parameters.
 
-urlpatterns: list = []
+Parameters (both views): ``connection`` (id), ``region``, ``network`` (a VPC/VNet's resource id),
+``type`` (repeatable, a map type), and for the data only ``expand`` (aggregate node ids). A malformed
+parameter is a 400 with a message; another organization's connection or VPC is a 404, as if it did
+not exist. Queries: a fixed handful per request whatever the inventory's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import path, reverse
+
+from connections.access import get_connection_for_member
+from connections.models import CloudConnection
+from inventory import topology
+from inventory.models import GLOBAL_REGION, Resource
+from orgs.decorators import org_view
+from orgs.roles import Capability
+
+ORG = "o/<slug:org_slug>/"
+MAX_NETWORK_OPTIONS = 500
+
+
+class BadParameter(ValueError):
+    pass
+
+
+@dataclass
+class MapParams:
+    connection: CloudConnection | None = None
+    region: str = ""
+    network: dict | None = None  # {id, name, resource_type, connection_id, region}
+    types: frozenset[str] | None = None  # None: the defaults
+    expand: list[str] = field(default_factory=list)
+
+    def query(self) -> dict[str, object]:
+        """The scope as query parameters (types apart)."""
+        found: dict[str, object] = {}
+        if self.connection is not None:
+            found["connection"] = self.connection.pk
+        if self.region:
+            found["region"] = self.region
+        if self.network is not None:
+            found["network"] = self.network["id"]
+        return found
+
+
+def _int(request: HttpRequest, name: str, what: str) -> int | None:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadParameter(f"Choose {what} from the list.")
+    return int(raw)
+
+
+def parse_params(request: HttpRequest, *, with_expand: bool = False) -> MapParams:
+    """The map's parameters, checked. BadParameter for malformed input; Http404 for an id that is not
+    this organization's."""
+    params = MapParams()
+    connection_id = _int(request, "connection", "a connection")
+    if connection_id is not None:
+        params.connection = get_connection_for_member(request, connection_id)
+    region = request.GET.get("region", "").strip()
+    if region:
+        if not topology.valid_region(region):
+            raise BadParameter("Unknown region: choose one from the list.")
+        params.region = region
+    network_id = _int(request, "network", "a VPC or VNet")
+    if network_id is not None:
+        network = (
+            Resource.objects.for_org(request.org)
+            .filter(pk=network_id)
+            .values("id", "name", "resource_type", "connection_id", "region")
+            .first()
+        )
+        if network is None:
+            raise Http404("No such VPC or VNet.")
+        if network["resource_type"] not in topology.NETWORK_TYPES:
+            raise BadParameter("That resource is not a VPC or VNet.")
+        if params.connection is not None and network["connection_id"] != params.connection.pk:
+            raise BadParameter("That VPC or VNet belongs to another connection.")
+        if params.region and network["region"] != params.region:
+            raise BadParameter("That VPC or VNet is in another region.")
+        params.network = network
+    try:
+        params.types = topology.parse_types(request.GET.getlist("type"))
+    except topology.TopologyError as exc:
+        raise BadParameter(str(exc)) from exc
+    if with_expand:
+        expand = [e for e in request.GET.getlist("expand") if e]
+        if len(expand) > topology.MAX_EXPAND or any(not topology.EXPAND_ID.match(e) for e in expand):
+            raise BadParameter("Unknown group to expand.")
+        params.expand = expand
+    return params
+
+
+def _scope(org, params: MapParams):
+    qs = Resource.objects.for_org(org).exclude(region=GLOBAL_REGION)
+    if params.connection is not None:
+        qs = qs.filter(connection=params.connection)
+    if params.region:
+        qs = qs.filter(region=params.region)
+    return qs
+
+
+@org_view(Capability.VIEW)
+def map_page(request: HttpRequest) -> HttpResponse:
+    connections = list(
+        CloudConnection.objects.for_org(request.org).order_by("name", "id").values("id", "name", "provider")
+    )
+    context: dict[str, object] = {"connections": connections}
+    if not connections:
+        return render(request, "inventory/map.html", context)
+    status = 200
+    try:
+        params = parse_params(request)
+    except BadParameter as exc:
+        params, status = MapParams(), 400
+        context["error"] = str(exc)
+    providers = {params.connection.provider} if params.connection is not None else {c["provider"] for c in connections}
+    scope = _scope(request.org, params)
+    selected_types = params.types if params.types is not None else topology.DEFAULT_TYPES
+    context.update(
+        params=params,
+        regions=list(
+            _scope(request.org, MapParams(connection=params.connection))
+            .order_by("region")
+            .values_list("region", flat=True)
+            .distinct()
+        ),
+        networks=list(
+            scope.filter(resource_type__in=topology.NETWORK_TYPES)
+            .order_by("region", "name", "id")
+            .values("id", "name", "region", "resource_type")[:MAX_NETWORK_OPTIONS]
+        ),
+        type_options=[
+            {"type": t.rtype, "label": t.label, "family": t.family, "checked": t.rtype in selected_types}
+            for t in topology.MAP_TYPES.values()
+            if t.rtype.split(".", 1)[0] in providers
+        ],
+        has_resources=scope.filter(resource_type__in=[*topology.MAP_TYPES, *topology.CONTAINER_TYPES]).exists(),
+        data_url=reverse("inventory:map_data", kwargs={"org_slug": request.org.slug}) + _query_string(params.query()),
+        export_name=f"cloustral-map-{request.org.slug}",
+    )
+    return render(request, "inventory/map.html", context, status=status)
+
+
+@org_view(Capability.VIEW)
+def map_data(request: HttpRequest) -> JsonResponse:
+    try:
+        params = parse_params(request, with_expand=True)
+        built = topology.build_topology(
+            request.org,
+            connection=params.connection,
+            region=params.region or None,
+            network=params.network["id"] if params.network else None,
+            types=params.types,
+            expand=params.expand,
+        )
+    except (BadParameter, topology.TopologyError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    payload = built.as_json()
+    payload["empty"] = built.total == 0 and not built.nodes
+    if payload["empty"]:
+        payload["message"] = "No resources to map in this scope: choose another connection or region, or scan again."
+    return JsonResponse(payload)
+
+
+def _query_string(query: dict[str, object]) -> str:
+    return f"?{urlencode(query)}" if query else ""
+
+
+urlpatterns = [
+    path(f"{ORG}map/", map_page, name="map"),
+    path(f"{ORG}map/data.json", map_data, name="map_data"),
+]
