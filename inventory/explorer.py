@@ -36,6 +36,7 @@ from cloustral.csvsafe import neutralize_cell
 from connections.models import CloudConnection
 from findings.models import Finding, Severity
 from inventory.models import Resource
+from inventory.stats import grouped_counts
 
 PAGE_SIZE = 50
 COUNT_LIMIT = 10_000  # counted exactly up to here; beyond, "10,000+"
@@ -443,23 +444,17 @@ class Facets:
 
 
 def explorer_facets(org) -> Facets:
-    """The values the filter menus offer, with the organization's count of each: two queries (the
-    connections, and one GROUP BY over the organization's resources)."""
+    """The values the filter menus offer, with the organization's count of each: the connections, and
+    ``inventory.stats.grouped_counts`` (cached until the inventory changes)."""
     conns = list(CloudConnection.objects.for_org(org).order_by("name", "id").values("id", "name", "provider"))
     by_conn: dict[int, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
     by_region: dict[str, int] = defaultdict(int)
-    groups = (
-        Resource.objects.for_org(org)
-        .order_by()  # no Meta ordering: it would join the GROUP BY
-        .values("connection_id", "resource_type", "region")
-        .annotate(n=Count("id"))
-    )
-    for g in groups:
-        by_conn[g["connection_id"]] += g["n"]
-        by_type[g["resource_type"]] += g["n"]
-        if g["region"]:
-            by_region[g["region"]] += g["n"]
+    for connection_id, _provider, resource_type, region, n in grouped_counts(org):
+        by_conn[connection_id] += n
+        by_type[resource_type] += n
+        if region:
+            by_region[region] += n
     by_provider: dict[str, int] = defaultdict(int)
     for c in conns:
         by_provider[c["provider"]] += by_conn.get(c["id"], 0)

@@ -48,12 +48,17 @@ class Resource(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["connection", "native_id"], name="resource_unique_per_connection")
         ]
+        # The explorer filters by these and pages through them in (column, id) order (keyset): each
+        # index ends with id so a page deep in the list is read from the index, never sorted.
         indexes = [
-            models.Index(fields=["org", "resource_type"], name="resource_org_type"),
-            models.Index(fields=["org", "region"], name="resource_org_region"),
+            models.Index(fields=["org", "resource_type", "id"], name="resource_org_type_id"),
+            models.Index(fields=["org", "region", "id"], name="resource_org_region_id"),
+            models.Index(fields=["org", "name", "id"], name="resource_org_name_id"),
+            models.Index(fields=["org", "last_seen", "id"], name="resource_org_lastseen_id"),
             models.Index(fields=["connection", "resource_type"], name="resource_conn_type"),
         ]
-        # PostgreSQL also gets GIN indexes on tags and config (migration 0002, skipped on SQLite).
+        # PostgreSQL also gets GIN indexes on tags and config (migration 0002) and trigram indexes for
+        # the explorer's text search (migration 0004); SQLite skips them.
 
     def __str__(self) -> str:
         return f"{self.resource_type} {self.name or self.native_id}"

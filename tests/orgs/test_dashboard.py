@@ -96,9 +96,15 @@ def test_resource_counts_fold_the_long_tail_into_other(org, aws):
     assert rows[-1].label == "3 others"
 
 
-def test_resource_counts_is_one_grouped_query(org, inventory, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        dashboard.resource_counts(org, {inventory["aws"].pk: "Prod AWS", inventory["azure"].pk: "Azure sub"})
+def test_resource_counts_is_one_grouped_query_then_cached(org, inventory, django_assert_num_queries):
+    names = {inventory["aws"].pk: "Prod AWS", inventory["azure"].pk: "Azure sub"}
+    with django_assert_num_queries(2):  # the inventory's stamp, then the GROUP BY
+        first = dashboard.resource_counts(org, names)
+    with django_assert_num_queries(1):  # the stamp alone: the groups come from the cache
+        assert dashboard.resource_counts(org, names) == first
+    # A new resource changes the stamp: the counts are never stale.
+    ResourceFactory(connection=inventory["aws"], resource_type="aws.s3.bucket", region="us-east-1")
+    assert dashboard.resource_counts(org, names).total == first.total + 1
 
 
 def test_finding_counts_open_only_and_monthly_waste(org, aws, django_assert_num_queries):
@@ -519,9 +525,9 @@ def test_query_count_is_bounded_on_a_large_organization(client_for, owner, org, 
     assert len(chart_json(page, "resource-chart-data")["labels"]) == 30
 
 
-def test_overview_runs_ten_queries_whatever_the_size(org, django_assert_num_queries):
+def test_overview_runs_eleven_queries_whatever_the_size(org, django_assert_num_queries):
     large_org(org, resources=300, findings=100, days=10)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         overview = dashboard.overview(org)
     assert overview.stage == dashboard.STAGE_READY
     assert overview.resources.total == 300 and overview.findings.total == 90
