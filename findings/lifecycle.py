@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 F = Finding.Status
 E = FindingEvent.Kind
 MAX_NOT_EVALUATED_LISTED = 20
+ID_CHUNK = 900  # ids per "pk IN (...)" (under SQLite's historical 999-variable limit)
 RECORD_FIELDS = ("id", "connection_id", "provider", "resource_type", "native_id", "region", "name", "tags", "config")
 
 
@@ -162,7 +163,8 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
         (f.rule_id, f.native_id): f for f in Finding.objects.for_org(org_id).filter(connection=connection)
     }
     to_create: list[Finding] = []
-    to_update: list[Finding] = []
+    to_update: list[Finding] = []  # rows that changed beyond last_seen
+    touched: list[int] = []  # rows whose only change is last_seen: one UPDATE per chunk of ids
     events: list[tuple[Finding, str, str]] = []  # (finding, kind, note)
     seen: set[tuple[str, str]] = set()
 
@@ -185,6 +187,7 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
                 events.append((finding, E.OPENED, ""))
                 summary.opened += 1
                 continue
+            before = _state(finding)
             if finding.status == F.RESOLVED:
                 finding.status = F.OPEN
                 finding.resolved_at = None
@@ -196,7 +199,10 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
                 events.append((finding, E.UNSUPPRESSED, "The suppression expired."))
                 summary.unsuppressed += 1
             _copy(finding, rec, real_region, meta, usd, detail, now)
-            to_update.append(finding)
+            if _state(finding) == before:
+                touched.append(finding.pk)
+            else:
+                to_update.append(finding)
 
     for key, finding in existing.items():
         if key in seen or finding.status == F.RESOLVED:
@@ -220,6 +226,9 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
         summary.resolved += 1
 
     Finding.objects.bulk_create(to_create, batch_size=1000)
+    for start in range(0, len(touched), ID_CHUNK):
+        Finding.objects.for_org(org_id).filter(pk__in=touched[start : start + ID_CHUNK]).update(last_seen=now)
+    # bulk_update builds a CASE per field over its batch: small batches keep it linear.
     Finding.objects.for_org(org_id).bulk_update(
         to_update,
         [
@@ -242,13 +251,39 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
             "suppressed_by",
             "suppressed_at",
         ],
-        batch_size=1000,
+        batch_size=100,
     )
     FindingEvent.objects.bulk_create(
         [FindingEvent(org_id=org_id, finding=f, kind=kind, at=now, note=note) for f, kind, note in events],
         batch_size=2000,
     )
     summary.open_total = Finding.objects.for_org(org_id).filter(connection=connection, status=F.OPEN).count()
+
+
+_STATE_FIELDS = (
+    "status",
+    "resolved_at",
+    "reopened_count",
+    "resource_id",
+    "title",
+    "severity",
+    "category",
+    "rule_source",
+    "resource_type",
+    "resource_name",
+    "region",
+    "monthly_usd",
+    "detail",
+    "suppressed_reason",
+    "suppressed_until",
+    "suppressed_by_id",
+    "suppressed_at",
+)
+
+
+def _state(finding: Finding) -> tuple:
+    """Everything an evaluation may change on a finding, except last_seen."""
+    return tuple(getattr(finding, name) for name in _STATE_FIELDS)
 
 
 def _copy(finding: Finding, rec, real_region, meta: _Meta, usd, detail, now) -> None:

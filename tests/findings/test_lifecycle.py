@@ -273,3 +273,19 @@ def test_rule_narrowed_to_fewer_types_resolves_the_dropped_ones(conn):
     f.refresh_from_db()
     assert f.status == F.RESOLVED
     assert Finding.objects.for_org(conn.org).filter(rule_id=f"policy-{policy.pk}", status=F.OPEN).count() == 1
+
+
+def test_reevaluating_a_large_connection_runs_bounded_queries(conn, django_assert_max_num_queries):
+    synced(conn, {VOLUME: ["eu-west-1"]})
+    ResourceFactory.create_batch(
+        400,
+        connection=conn,
+        resource_type=VOLUME,
+        config={"volume_id": "v", "size_gb": 10, "volume_type": "gp3", "encrypted": False, "state": "available"},
+    )
+    lifecycle.evaluate_connection(conn)
+    assert Finding.objects.for_org(conn.org).filter(status=F.OPEN).count() == 800
+    # Unchanged findings only get last_seen: a handful of UPDATEs by id chunks, never one per row.
+    with django_assert_max_num_queries(40):
+        summary = lifecycle.evaluate_connection(conn)
+    assert summary.opened == summary.resolved == 0
