@@ -230,28 +230,7 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
         Finding.objects.for_org(org_id).filter(pk__in=touched[start : start + ID_CHUNK]).update(last_seen=now)
     # bulk_update builds a CASE per field over its batch: small batches keep it linear.
     Finding.objects.for_org(org_id).bulk_update(
-        to_update,
-        [
-            "status",
-            "resolved_at",
-            "reopened_count",
-            "last_seen",
-            "resource",
-            "title",
-            "severity",
-            "category",
-            "rule_source",
-            "resource_type",
-            "resource_name",
-            "region",
-            "monthly_usd",
-            "detail",
-            "suppressed_reason",
-            "suppressed_until",
-            "suppressed_by",
-            "suppressed_at",
-        ],
-        batch_size=100,
+        to_update, [name.removesuffix("_id") for name in _STATE_FIELDS] + ["last_seen"], batch_size=100
     )
     FindingEvent.objects.bulk_create(
         [FindingEvent(org_id=org_id, finding=f, kind=kind, at=now, note=note) for f, kind, note in events],
@@ -282,7 +261,7 @@ _STATE_FIELDS = (
 
 
 def _state(finding: Finding) -> tuple:
-    """Everything an evaluation may change on a finding, except last_seen."""
+    """Everything an evaluation may change on a finding, except last_seen (also the fields it saves)."""
     return tuple(getattr(finding, name) for name in _STATE_FIELDS)
 
 

@@ -148,3 +148,22 @@ def submit_login(page, email: str, password: str):
         page.get_by_role("button", name=LOGIN_BUTTON).click()
     page.wait_for_load_state()
     return info.value
+
+
+def click_map_node(page, node_id: str) -> None:
+    """A real mouse click on a node of the architecture map (``window.cloustralMap``): scroll the canvas
+    into view and centre the node, let two frames pass so Cytoscape sees the scroll, click its spot."""
+    point = page.evaluate(
+        """async (nodeId) => {
+            const cy = window.cloustralMap;
+            const node = cy.$id(nodeId);
+            document.getElementById('map-canvas').scrollIntoView({block: 'center'});
+            cy.center(node);
+            await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+            const box = document.getElementById('map-canvas').getBoundingClientRect();
+            const at = node.renderedPosition();
+            return {x: box.left + at.x, y: box.top + at.y};
+        }""",
+        node_id,
+    )
+    page.mouse.click(point["x"], point["y"])

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orgs.roles import Role
-from tests.browser.conftest import submit_login
+from tests.browser.conftest import click_map_node, submit_login
 from tests.conftest import PASSWORD
 from tests.factories import (
     CloudConnectionFactory,
@@ -124,17 +124,5 @@ def test_the_map_renders_filters_exports_and_opens_a_resource(page, shot):
     assert "<svg" in content and "bastion" in content
 
     # A real click on the bastion opens its resource page.
-    # Scroll the canvas into view and centre the node, then let a frame pass so Cytoscape sees the scroll.
-    point = page.evaluate(
-        f"""async () => {{
-            const node = {cy}.$id('r{bastion.pk}');
-            document.getElementById('map-canvas').scrollIntoView({{block: 'center'}});
-            {cy}.center(node);
-            await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
-            const box = document.getElementById('map-canvas').getBoundingClientRect();
-            const at = node.renderedPosition();
-            return {{x: box.left + at.x, y: box.top + at.y}};
-        }}"""
-    )
-    page.mouse.click(point["x"], point["y"])
+    click_map_node(page, f"r{bastion.pk}")
     page.wait_for_url(re.compile(rf"/o/acme-cloud/resources/{bastion.pk}/$"))

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from inventory.models import DailyCount, ResourceChange
 from orgs.roles import Role
-from tests.browser.conftest import submit_login
+from tests.browser.conftest import click_map_node, submit_login
 from tests.conftest import PASSWORD
 from tests.factories import (
     CloudConnectionFactory,
@@ -130,18 +130,7 @@ def test_dashboard_explorer_resource_map_and_exports(page, shot):
     with page.expect_download() as svg:
         page.get_by_test_id("map-export-svg").click()
     assert "<svg" in open(svg.value.path(), encoding="utf-8").read()
-    point = page.evaluate(
-        f"""async () => {{
-            const node = {cy}.$id('r{web.pk}');
-            document.getElementById('map-canvas').scrollIntoView({{block: 'center'}});
-            {cy}.center(node);
-            await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
-            const box = document.getElementById('map-canvas').getBoundingClientRect();
-            const at = node.renderedPosition();
-            return {{x: box.left + at.x, y: box.top + at.y}};
-        }}"""
-    )
-    page.mouse.click(point["x"], point["y"])
+    click_map_node(page, f"r{web.pk}")
     page.wait_for_url(re.compile(rf"/o/acme-cloud/resources/{web.pk}/$"))
 
     # Findings from the navigation, exported as JSON.
