@@ -74,24 +74,21 @@ class _Meta:
     types: frozenset[str] | None = None  # the rule's resource types (None: any, e.g. baseline drift)
 
 
-def load_index(connection) -> tuple[ResourceIndex, dict[Any, str]]:
-    """The connection's inventory as rule-engine records. A record's region is its coverage region
-    (``inventory.coverage.scope_region``), so scopes line up with the sync's coverage; the real
-    region is returned beside it for the finding rows."""
+def load_index(connection) -> ResourceIndex:
+    """The connection's inventory as rule-engine records, each with its coverage ``scope``
+    (``inventory.coverage.scope_region``) so the engine's scopes line up with the sync's coverage."""
     records = []
-    real_region: dict[Any, str] = {}
     rows = Resource.objects.for_org(connection.org_id).filter(connection=connection).values_list(*RECORD_FIELDS)
     for row in rows.iterator(chunk_size=5000):
         rec = dict(zip(RECORD_FIELDS, row, strict=True))
-        real_region[rec["id"]] = rec["region"]
-        rec["region"] = scope_region(rec["resource_type"], rec["region"], rec["native_id"])
+        rec["scope"] = scope_region(rec["resource_type"], rec["region"], rec["native_id"])
         records.append(rec)
     rels = (
         Relationship.objects.for_org(connection.org_id)
         .filter(connection=connection)
         .values_list("source_id", "target_id", "kind")
     )
-    return ResourceIndex(records, rels.iterator(chunk_size=5000)), real_region
+    return ResourceIndex(records, rels.iterator(chunk_size=5000))
 
 
 def evaluate_connection(connection, *, now: datetime | None = None) -> EvaluationSummary:
@@ -105,7 +102,7 @@ def evaluate_connection(connection, *, now: datetime | None = None) -> Evaluatio
         return summary
     rules, summary.problems = org_rules(connection.org, providers=[connection.provider])
     applicable = [r for r in rules if r.connection_ids is None or connection.pk in r.connection_ids]
-    index, real_region = load_index(connection)
+    index = load_index(connection)
     evaluation = evaluate([r.rule for r in applicable], index, coverage={connection.pk: coverage}, now=now)
     drift = baseline_drift(connection, index.by_id)
     summary.rules = len(applicable) + 1
@@ -135,7 +132,7 @@ def evaluate_connection(connection, *, now: datetime | None = None) -> Evaluatio
     with transaction.atomic():
         # Serialize evaluations of one connection (a sync's and a rule change's may overlap).
         type(connection).objects.for_org(connection.org_id).select_for_update().filter(pk=connection.pk).first()
-        _apply(connection, now, index, real_region, matches, metas, evaluated, summary)
+        _apply(connection, now, index, matches, metas, evaluated, summary)
         _write_rule_status(connection, now, applicable, evaluation, drift, coverage)
         _write_daily_counts(connection, now)
     summary.not_evaluated_rules = sum(1 for r in evaluation.results.values() if r.not_evaluated and not r.matched)
@@ -157,7 +154,7 @@ def _usd(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 2)))
 
 
-def _apply(connection, now, index, real_region, matches, metas, evaluated, summary) -> None:
+def _apply(connection, now, index, matches, metas, evaluated, summary) -> None:
     org_id = connection.org_id
     existing: dict[tuple[str, str], Finding] = {
         (f.rule_id, f.native_id): f for f in Finding.objects.for_org(org_id).filter(connection=connection)
@@ -182,7 +179,7 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
                     rule_id=rule_id,
                     first_seen=now,
                 )
-                _copy(finding, rec, real_region, meta, usd, detail, now)
+                _copy(finding, rec, meta, usd, detail, now)
                 to_create.append(finding)
                 events.append((finding, E.OPENED, ""))
                 summary.opened += 1
@@ -198,7 +195,7 @@ def _apply(connection, now, index, real_region, matches, metas, evaluated, summa
                 _lift_suppression(finding)
                 events.append((finding, E.UNSUPPRESSED, "The suppression expired."))
                 summary.unsuppressed += 1
-            _copy(finding, rec, real_region, meta, usd, detail, now)
+            _copy(finding, rec, meta, usd, detail, now)
             if _state(finding) == before:
                 touched.append(finding.pk)
             else:
@@ -265,12 +262,12 @@ def _state(finding: Finding) -> tuple:
     return tuple(getattr(finding, name) for name in _STATE_FIELDS)
 
 
-def _copy(finding: Finding, rec, real_region, meta: _Meta, usd, detail, now) -> None:
+def _copy(finding: Finding, rec, meta: _Meta, usd, detail, now) -> None:
     finding.resource_id = rec["id"]
     finding.resource_type = rec["resource_type"]
     finding.native_id = rec["native_id"]
     finding.resource_name = (rec.get("name") or "")[:512]
-    finding.region = real_region.get(rec["id"], rec.get("region") or "")
+    finding.region = rec.get("region") or ""
     finding.title = meta.title[:300]
     finding.severity = meta.severity
     finding.category = meta.category

@@ -352,12 +352,7 @@ def find_rule(finding: Finding) -> tuple[Rule | None, str]:
 
 
 def _record(values: tuple) -> dict[str, Any]:
-    from inventory.coverage import scope_region
-
-    rec = dict(zip(RECORD_FIELDS, values, strict=True))
-    # As in lifecycle.load_index: the engine sees the coverage region.
-    rec["region"] = scope_region(rec["resource_type"], rec["region"], rec["native_id"])
-    return rec
+    return dict(zip(RECORD_FIELDS, values, strict=True))
 
 
 def _related_kinds(node: Any, depth: int = 0) -> tuple[set[str], int]:

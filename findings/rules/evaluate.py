@@ -7,7 +7,11 @@ The data the engine sees (the inventory models map onto it 1:1)::
     relationship = (source_id, target_id, kind)           # or {"source_id":, "target_id":, "kind":}
     coverage     = {connection_id: {(resource_type, region): "collected" | "denied" | "throttled" | ...}}
 
-``ResourceIndex`` groups records by type and by (connection, region) and precomputes the relationship
+A record may carry ``scope``: the coverage region of the unit that collected it ("global" for a global
+collector's types, "/subscriptions/<id>" for Azure). Scopes group by it, while conditions and cost
+estimates still read the record's own ``region``.
+
+``ResourceIndex`` groups records by type and by (connection, scope or region) and precomputes the relationship
 adjacency once; ``evaluate`` runs rules over it. A rule is evaluated only in the scopes
 (connection, resource type, region) whose type, and every type its related conditions read, was
 collected in the connection's last run; every other scope is reported "not evaluated", never a pass.
@@ -49,7 +53,7 @@ class ResourceIndex:
             self.by_id[rec["id"]] = rec
             rtype = rec["resource_type"]
             self.by_type.setdefault(rtype, []).append(rec)
-            key = (rec.get("connection_id"), rec.get("region") or "")
+            key = (rec.get("connection_id"), rec.get("scope") or rec.get("region") or "")
             self.groups.setdefault(rtype, {}).setdefault(key, []).append(rec)
         self.out_adj: dict[str, dict[Any, list[Any]]] = {}
         self.in_adj: dict[str, dict[Any, list[Any]]] = {}

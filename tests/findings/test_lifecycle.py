@@ -289,3 +289,32 @@ def test_reevaluating_a_large_connection_runs_bounded_queries(conn, django_asser
     with django_assert_max_num_queries(40):
         summary = lifecycle.evaluate_connection(conn)
     assert summary.opened == summary.resolved == 0
+
+
+def test_conditions_read_the_real_region_not_the_coverage_scope(org):
+    # Azure units are scoped per subscription: grouping uses that scope, but a policy on "region" (and
+    # a price looked up by region) must see the resource's own location.
+    azure = CloudConnectionFactory(org=org, provider="azure", auth_method="azure_sp")
+    sub = "/subscriptions/00000000-0000-0000-0000-000000000001"
+    synced(azure, {"azure.compute.vm": [sub]})
+    inside = ResourceFactory(
+        connection=azure,
+        resource_type="azure.compute.vm",
+        region="westeurope",
+        native_id=f"{sub}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/inside",
+    )
+    outside = ResourceFactory(
+        connection=azure,
+        resource_type="azure.compute.vm",
+        region="eastus",
+        native_id=f"{sub}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/outside",
+    )
+    policy = OrgPolicy.objects.create(
+        org=org, name="EU only", kind=OrgPolicy.Kind.ALLOWED_REGIONS, values=["westeurope"]
+    )
+    lifecycle.evaluate_connection(azure)
+    flagged = set(
+        Finding.objects.for_org(org).filter(rule_id=f"policy-{policy.pk}").values_list("native_id", flat=True)
+    )
+    assert flagged == {outside.native_id} and inside.native_id not in flagged
+    assert finding(azure, f"policy-{policy.pk}", outside).region == "eastus"
