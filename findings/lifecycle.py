@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from findings.models import Category, DailyFindingCount, Finding, FindingEvent, RuleSource, RuleStatus, Severity
 from findings.rules import ResourceIndex, Scope, evaluate
+from findings.rules.language import RECORD_FIELDS
 from findings.sources import BASELINE_RULE_ID, BASELINE_TITLE, OrgRule, baseline_drift, org_rules
 from inventory.coverage import last_coverage, scope_region
 from inventory.models import Relationship, Resource
@@ -44,7 +45,12 @@ F = Finding.Status
 E = FindingEvent.Kind
 MAX_NOT_EVALUATED_LISTED = 20
 ID_CHUNK = 900  # ids per "pk IN (...)" (under SQLite's historical 999-variable limit)
-RECORD_FIELDS = ("id", "connection_id", "provider", "resource_type", "native_id", "region", "name", "tags", "config")
+
+
+def as_record(row: tuple) -> dict[str, Any]:
+    """A Resource's ``values_list(*RECORD_FIELDS)`` row as a rule-engine record (the language's record
+    fields are Resource columns of the same names)."""
+    return dict(zip(RECORD_FIELDS, row, strict=True))
 
 
 @dataclass
@@ -80,7 +86,7 @@ def load_index(connection) -> ResourceIndex:
     records = []
     rows = Resource.objects.for_org(connection.org_id).filter(connection=connection).values_list(*RECORD_FIELDS)
     for row in rows.iterator(chunk_size=5000):
-        rec = dict(zip(RECORD_FIELDS, row, strict=True))
+        rec = as_record(row)
         rec["scope"] = scope_region(rec["resource_type"], rec["region"], rec["native_id"])
         records.append(rec)
     rels = (

@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from connections.models import CloudConnection
+from findings.lifecycle import RECORD_FIELDS, as_record
 from findings.models import (
     SEVERITY_ORDER,
     Category,
@@ -293,7 +294,6 @@ def rule_status(finding: Finding) -> RuleStatus | None:
 
 # --- why a finding matched ------------------------------------------------------------------------------
 
-RECORD_FIELDS = ("id", "connection_id", "provider", "resource_type", "native_id", "region", "name", "tags", "config")
 MAX_NEIGHBOURS = 500  # per hop: an explanation shows a few related resources, never a whole VPC
 MAX_HOPS = 3
 
@@ -351,10 +351,6 @@ def find_rule(finding: Finding) -> tuple[Rule | None, str]:
     return rule, ""
 
 
-def _record(values: tuple) -> dict[str, Any]:
-    return dict(zip(RECORD_FIELDS, values, strict=True))
-
-
 def _related_kinds(node: Any, depth: int = 0) -> tuple[set[str], int]:
     """The relationship kinds a condition follows and how many hops deep."""
     kinds: set[str] = set()
@@ -387,7 +383,7 @@ def neighbourhood_index(resource, rule: Rule) -> ResourceIndex:
 
     org = resource.org_id
     row = Resource.objects.for_org(org).filter(pk=resource.pk).values_list(*RECORD_FIELDS).first()
-    records = {resource.pk: _record(row)} if row else {}
+    records = {resource.pk: as_record(row)} if row else {}
     kinds, hops = _related_kinds(rule.condition)
     edges: set[tuple[int, int, str]] = set()
     frontier = set(records)
@@ -405,7 +401,7 @@ def neighbourhood_index(resource, rule: Rule) -> ResourceIndex:
             new.update((source, target))
         new -= records.keys()
         for values in Resource.objects.for_org(org).filter(pk__in=new).values_list(*RECORD_FIELDS):
-            records[values[0]] = _record(values)
+            records[values[0]] = as_record(values)
         frontier = new
     return ResourceIndex(records.values(), sorted(edges))
 

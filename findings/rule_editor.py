@@ -15,6 +15,7 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
+from findings.lifecycle import RECORD_FIELDS, as_record
 from findings.rules import Preview, ResourceIndex, Rule, RuleError, preview
 from findings.rules.catalog import load_schema
 from findings.rules.language import OPS, Spec, load_documents
@@ -23,7 +24,6 @@ from inventory.models import Relationship, Resource
 
 MAX_SOURCE_CHARS = 50_000
 SAMPLE_SIZE = 20
-RECORD_FIELDS = ("id", "connection_id", "provider", "resource_type", "native_id", "region", "name", "tags", "config")
 
 # The editor's starting text: a working rule that shows the common shapes (a leaf, all, a tag path).
 EXAMPLE_RULE = """\
@@ -124,10 +124,7 @@ def load_rule_index(org, types: Iterable[str], connection_ids: Iterable[int] | N
         ids = list(connection_ids)
         resources = resources.filter(connection_id__in=ids)
         relationships = relationships.filter(connection_id__in=ids)
-    records = (
-        dict(zip(RECORD_FIELDS, row, strict=True))
-        for row in resources.values_list(*RECORD_FIELDS).iterator(chunk_size=2000)
-    )
+    records = (as_record(row) for row in resources.values_list(*RECORD_FIELDS).iterator(chunk_size=2000))
     rels = relationships.values_list("source_id", "target_id", "kind").iterator(chunk_size=5000)
     return ResourceIndex(records, rels)
 
