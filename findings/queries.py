@@ -2,8 +2,8 @@
 
 - ``filter_findings(org, params)``: the findings list's filters, validated from GET parameters (a bad
   value is ignored and reported, never a 500), as a queryset and the cleaned filters.
-- ``counts_by_severity_category(org)`` and ``org_monthly_waste(org)``: the open findings' headline
-  numbers, one query each (the dashboard uses them too).
+- ``counts_by_severity_category(org)``: the open findings' headline numbers (by severity, category
+  and connection, and the monthly waste) in one query, for the findings list and the dashboard.
 - ``coverage_gaps(org, ...)``: honest coverage: per connection, the rules that could not be evaluated
   in its last evaluation (denied, throttled, never collected ...).
 - ``finding_explanation(finding)``: why a finding matched: its rule (built-in, custom or policy)
@@ -21,8 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Case, Count, DecimalField, IntegerField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from connections.models import CloudConnection
@@ -214,41 +213,51 @@ def severity_rank() -> Case:
 
 @dataclass(frozen=True)
 class FindingCounts:
-    """Open findings by severity (critical first) and by category; every key present, 0 when none."""
+    """Open findings by severity (critical first) and by category (every key present, 0 when none), per
+    connection, and the estimated monthly waste (``monthly_usd`` summed over open cost findings)."""
 
     by_severity: dict[str, int]
     by_category: dict[str, int]
     total: int
+    per_connection: dict[int, int] = field(default_factory=dict)
+    monthly_waste: Decimal = Decimal("0.00")
+    cost_findings: int = 0
 
 
 def counts_by_severity_category(org) -> FindingCounts:
-    """Open findings of ``org`` counted by severity and by category (one grouped query)."""
+    """The open findings' headline numbers (one grouped query); resolved and suppressed ones excluded."""
     by_severity = dict.fromkeys(Severity.values, 0)
     by_category = dict.fromkeys(Category.values, 0)
+    per_connection: dict[int, int] = {}
+    waste = Decimal("0")
+    cost_findings = 0
     rows = (
         Finding.objects.for_org(org)
         .filter(status=Finding.Status.OPEN)
-        .values_list("severity", "category")
-        .annotate(n=Count("id"))
+        .values_list("connection_id", "severity", "category")
+        .annotate(n=Count("id"), usd=Sum("monthly_usd"))
         .order_by()
     )
-    total = 0
-    for severity, category, n in rows:
+    for connection_id, severity, category, n, usd in rows:
         by_severity[severity] = by_severity.get(severity, 0) + n
         by_category[category] = by_category.get(category, 0) + n
-        total += n
-    return FindingCounts(by_severity=by_severity, by_category=by_category, total=total)
+        per_connection[connection_id] = per_connection.get(connection_id, 0) + n
+        if category == Category.COST:
+            cost_findings += n
+            waste += usd or Decimal("0")
+    return FindingCounts(
+        by_severity=by_severity,
+        by_category=by_category,
+        total=sum(by_severity.values()),
+        per_connection=per_connection,
+        monthly_waste=waste.quantize(Decimal("0.01")),
+        cost_findings=cost_findings,
+    )
 
 
 def org_monthly_waste(org) -> Decimal:
-    """Estimated monthly waste of ``org`` in USD: the sum of ``monthly_usd`` over its open cost findings
-    (suppressed and resolved ones excluded). One query; ``Decimal("0")`` when none."""
-    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
-    return (
-        Finding.objects.for_org(org)
-        .filter(status=Finding.Status.OPEN, category=Category.COST)
-        .aggregate(total=Coalesce(Sum("monthly_usd"), zero))["total"]
-    )
+    """Estimated monthly waste of ``org`` in USD (``Decimal("0.00")`` when none)."""
+    return counts_by_severity_category(org).monthly_waste
 
 
 # --- honest coverage ------------------------------------------------------------------------------------

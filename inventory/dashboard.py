@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from connections.models import CloudConnection
-from findings.models import Category, DailyFindingCount, Finding, Severity
+from findings.models import Category, DailyFindingCount, Severity
+from findings.queries import counts_by_severity_category
 from inventory.models import GLOBAL_REGION, DailyCount, ResourceChange, SyncRun
 from inventory.stats import grouped_counts
 
@@ -267,44 +268,25 @@ def resource_counts(org, connection_names: Mapping[int, str] | None = None, *, t
 
 def finding_counts(org) -> FindingCounts:
     """Open findings of ``org`` by severity, by category and per connection, and the estimated monthly
-    waste (the sum of ``monthly_usd`` over open cost findings). Resolved and suppressed findings are
-    not counted.
+    waste, as the dashboard shows them. Resolved and suppressed findings are not counted.
 
-    Queries: one grouped query over Finding (connection, severity, category → count, sum of monthly_usd).
-    (``findings/queries.py`` has ``counts_by_severity_category`` and ``org_monthly_waste`` for the
-    findings pages; this single query serves the dashboard's needs at once.)
+    Queries: one (``findings.queries.counts_by_severity_category``).
     """
-    rows = (
-        Finding.objects.for_org(org)
-        .filter(status=Finding.Status.OPEN)
-        .values_list("connection_id", "severity", "category")
-        .annotate(n=Count("id"), usd=Sum("monthly_usd"))
-        .order_by()
-    )
-    by_severity = dict.fromkeys(Severity.values, 0)
-    by_category = dict.fromkeys(Category.values, 0)
-    per_connection: dict[int, int] = defaultdict(int)
-    waste = Decimal("0")
-    cost_findings = 0
-    for connection_id, severity, category, n, usd in rows:
-        by_severity[severity] = by_severity.get(severity, 0) + n
-        by_category[category] = by_category.get(category, 0) + n
-        per_connection[connection_id] += n
-        if category == Category.COST:
-            cost_findings += n
-            waste += usd or Decimal("0")
-    largest = max(by_severity.values(), default=0)
-    largest_category = max(by_category.values(), default=0)
+    counts = counts_by_severity_category(org)
+    largest = max(counts.by_severity.values(), default=0)
+    largest_category = max(counts.by_category.values(), default=0)
     return FindingCounts(
-        total=sum(by_severity.values()),
-        by_severity=[Bucket(s, SEVERITY_LABELS.get(s, s), n, _share(n, largest)) for s, n in by_severity.items()],
-        by_category=[
-            Bucket(c, CATEGORY_LABELS.get(c, c), n, _share(n, largest_category)) for c, n in by_category.items()
+        total=counts.total,
+        by_severity=[
+            Bucket(s, SEVERITY_LABELS.get(s, s), n, _share(n, largest)) for s, n in counts.by_severity.items()
         ],
-        per_connection=dict(per_connection),
-        critical_high=by_severity.get(Severity.CRITICAL, 0) + by_severity.get(Severity.HIGH, 0),
-        monthly_waste=waste.quantize(Decimal("0.01")),
-        cost_findings=cost_findings,
+        by_category=[
+            Bucket(c, CATEGORY_LABELS.get(c, c), n, _share(n, largest_category)) for c, n in counts.by_category.items()
+        ],
+        per_connection=counts.per_connection,
+        critical_high=counts.by_severity.get(Severity.CRITICAL, 0) + counts.by_severity.get(Severity.HIGH, 0),
+        monthly_waste=counts.monthly_waste,
+        cost_findings=counts.cost_findings,
     )
 
 

@@ -74,14 +74,15 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     catalog = builtin_catalog()
+    counts = queries.counts_by_severity_category(org)
     context = {
         "page": page,
         "filters": filters,
         "form": filters.form,
         "base_qs": filters.querystring(),
         "sort_links": _sort_links(filters),
-        "counts": queries.counts_by_severity_category(org),
-        "waste": queries.org_monthly_waste(org),
+        "counts": counts,
+        "waste": counts.monthly_waste,
         "gaps": queries.coverage_gaps(org, connection_id=filters.connection_id, rule_ids=filters.rule_ids),
         "rule_filters": [
             {
