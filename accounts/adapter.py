@@ -6,6 +6,7 @@ from allauth.core.ratelimit import respond_429
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.template.loader import render_to_string
 
 from cloustral.env import env_bool
@@ -39,3 +40,13 @@ class AccountAdapter(DefaultAccountAdapter):
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
         return env_bool("SIGNUP_OPEN", True)
+
+    def get_app(self, request, provider, client_id=None):
+        """A provider with no credentials (Google without GOOGLE_CLIENT_ID/SECRET) is off: its login
+        and callback URLs are a 404, not allauth's SocialApp.DoesNotExist (a 500)."""
+        from allauth.socialaccount.models import SocialApp
+
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist:
+            raise Http404("This sign-in method is not available.") from None

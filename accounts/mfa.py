@@ -6,20 +6,26 @@ security-alert email.
 
 from __future__ import annotations
 
+import logging
 import secrets
+from importlib import import_module
+from urllib.parse import urlsplit
 
 import segno
 from allauth.account.adapter import get_adapter
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
 
 from accounts import audit
 from accounts.models import AuditEvent, RecoveryCode, TOTPDevice, User
 
 A = AuditEvent.Action
+logger = logging.getLogger(__name__)
 
 
 def confirmed_device(user: User) -> TOTPDevice | None:
@@ -89,12 +95,45 @@ def do_regenerate_recovery_codes(request: HttpRequest, user: User) -> list[str]:
     return codes
 
 
-def do_disable(request: HttpRequest, user: User) -> None:
+def end_other_sessions(request: HttpRequest, user: User) -> int:
+    """Log ``user`` out everywhere except this request's session; returns how many sessions ended.
+
+    A password change does this through Django's session hash (derived from the password hash), which
+    turning MFA off does not change; so the user's other sessions are deleted from the session store.
+    Django's session table has no user column: every live session is decoded once. That is acceptable
+    for a rare, deliberate action.
+    """
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    get_model_class = getattr(store_class, "get_model_class", None)
+    if get_model_class is None:  # cache-only or cookie sessions cannot be listed
+        logger.warning("cannot end other sessions with SESSION_ENGINE=%s", settings.SESSION_ENGINE)
+        return 0
+    current = request.session.session_key
+    decoder = store_class()
+    ended = 0
+    rows = get_model_class().objects.filter(expire_date__gt=timezone.now()).exclude(session_key=current)
+    for key, data in rows.values_list("session_key", "session_data").iterator():
+        if decoder.decode(data).get(SESSION_KEY) == str(user.pk):
+            store_class(session_key=key).delete()  # through the store, so cached_db drops its cache too
+            ended += 1
+    return ended
+
+
+def do_disable(request: HttpRequest, user: User, code: str) -> bool:
+    """Turn MFA off, proven by a current TOTP code or an unused recovery code (the password alone is
+    not enough: a stolen password plus a forgotten open session must not remove the second factor).
+    Every other session of the user ends; this one stays. Returns False if the code was refused."""
+    factor = _accept_code(user, code)
+    if factor is None:
+        audit.record(A.MFA_FAILED, request=request, actor=user, during="mfa_disable")
+        return False
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
-    audit.record(A.MFA_DISABLED, request=request, actor=user, factor="totp")
+    ended = end_other_sessions(request, user)
+    audit.record(A.MFA_DISABLED, request=request, actor=user, factor="totp", proof=factor, sessions_ended=ended)
     _notify(request, user, "mfa_disabled")
+    return True
 
 
 def use_recovery_code(user: User, code: str) -> bool:
@@ -111,24 +150,34 @@ def use_recovery_code(user: User, code: str) -> bool:
     return False
 
 
-def do_verify_login(request: HttpRequest, user: User, code: str) -> bool:
-    """The second step at login: a TOTP code, or a recovery code."""
+def _accept_code(user: User, code: str) -> str | None:
+    """Check a second-factor code: "totp" for a current authenticator code, "recovery_code" for an
+    unused recovery code (now spent), None if refused or the user has no confirmed device."""
     device = confirmed_device(user)
     if device is None:
-        return False
+        return None
     if device.verify_token(code):
-        otp_login(request, device)
+        return "totp"
+    if use_recovery_code(user, code):
+        return "recovery_code"
+    return None
+
+
+def do_verify_login(request: HttpRequest, user: User, code: str) -> bool:
+    """The second step at login: a TOTP code, or a recovery code."""
+    factor = _accept_code(user, code)
+    if factor is None:
+        audit.record(A.MFA_FAILED, request=request, actor=user)
+        return False
+    otp_login(request, confirmed_device(user))
+    if factor == "totp":
         audit.record(A.MFA_VERIFIED, request=request, actor=user, factor="totp")
         return True
-    if use_recovery_code(user, code):
-        otp_login(request, device)
-        audit.record(A.RECOVERY_CODE_USED, request=request, actor=user)
-        remaining = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
-        _notify(request, user, "recovery_code_used")
-        audit.record(A.MFA_VERIFIED, request=request, actor=user, factor="recovery_code", remaining=remaining)
-        return True
-    audit.record(A.MFA_FAILED, request=request, actor=user)
-    return False
+    audit.record(A.RECOVERY_CODE_USED, request=request, actor=user)
+    remaining = RecoveryCode.objects.filter(user=user, used_at__isnull=True).count()
+    _notify(request, user, "recovery_code_used")
+    audit.record(A.MFA_VERIFIED, request=request, actor=user, factor="recovery_code", remaining=remaining)
+    return True
 
 
 def needs_second_step(request: HttpRequest) -> bool:
@@ -140,3 +189,22 @@ def needs_second_step(request: HttpRequest) -> bool:
     is_verified = getattr(user, "is_verified", None)
     verified = bool(is_verified()) if callable(is_verified) else False
     return not verified and user.has_mfa
+
+
+def safe_next_path(request: HttpRequest, url: str) -> str:
+    """``url`` if it is a path on this site ("/o/x/"), else "" (the caller's default): never another
+    host, a scheme ("javascript:"), a protocol-relative "//host" or a bare word that is no path."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return ""
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return ""
+    return url
+
+
+def staff_lacks_mfa(user) -> bool:
+    """Staff use the admin only with a confirmed authenticator (the second step itself is enforced for
+    everyone with MFA by MFARequiredMiddleware)."""
+    return bool(user.is_authenticated and user.is_staff and not user.has_mfa)

@@ -116,6 +116,10 @@ class AuditEvent(models.Model):
         RECOVERY_CODES_GENERATED = "recovery_codes_generated", "Recovery codes generated"
         RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used"
         PROFILE_UPDATED = "profile_updated", "Profile updated"
+        # Re-authentication ("sudo mode", accounts/sudo.py); metadata says which proof
+        REAUTHENTICATED = "reauthenticated", "Identity confirmed"
+        REAUTHENTICATION_FAILED = "reauthentication_failed", "Identity confirmation refused"
+        REAUTHENTICATION_CODE_SENT = "reauthentication_code_sent", "Confirmation code sent by email"
         # Organizations (recorded with ``org`` set; shown in the org's audit log)
         ORG_CREATED = "org_created", "Organization created"
         ORG_RENAMED = "org_renamed", "Organization renamed"

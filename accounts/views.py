@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from allauth.account.decorators import reauthentication_required
 from allauth.core.ratelimit import consume_or_429
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,12 +7,12 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from accounts import audit, mfa
 from accounts.forms import ProfileForm, TOTPCodeForm
 from accounts.models import AuditEvent
+from accounts.sudo import sudo_required
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -62,7 +61,7 @@ def security(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@reauthentication_required
+@sudo_required
 @require_http_methods(["GET", "POST"])
 def mfa_setup(request: HttpRequest) -> HttpResponse:
     if request.user.has_mfa:
@@ -81,20 +80,31 @@ def mfa_setup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@reauthentication_required
+@sudo_required
 @require_http_methods(["GET", "POST"])
 def mfa_disable(request: HttpRequest) -> HttpResponse:
     if not request.user.has_mfa:
         return redirect("security")
+    form = TOTPCodeForm(request.POST or None)
     if request.method == "POST":
-        mfa.do_disable(request, request.user)
-        messages.warning(request, "Two-factor authentication is off. Your account is protected by your password only.")
-        return redirect("security")
-    return render(request, "accounts/mfa_disable.html")
+        # Same bucket as the login's second step: guessing codes here is no cheaper than there.
+        limited = consume_or_429(request, action="mfa_verify", key=str(request.user.pk))
+        if limited:
+            return limited
+        if form.is_valid() and mfa.do_disable(request, request.user, form.cleaned_data["code"]):
+            messages.warning(
+                request,
+                "Two-factor authentication is off and your other sessions were logged out. "
+                "Your account is protected by your password only.",
+            )
+            return redirect("security")
+        if form.is_valid():
+            form.add_error("code", "That code is not valid. Try the newest code from your app, or a recovery code.")
+    return render(request, "accounts/mfa_disable.html", {"form": form})
 
 
 @login_required
-@reauthentication_required
+@sudo_required
 @require_http_methods(["GET", "POST"])
 def recovery_codes(request: HttpRequest) -> HttpResponse:
     if not request.user.has_mfa:
@@ -109,11 +119,8 @@ def recovery_codes(request: HttpRequest) -> HttpResponse:
 def mfa_verify(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
-    next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = ""
+    # A path on this site or nothing: "abc" once reached redirect() as a URL name (NoReverseMatch, a 500).
+    next_url = mfa.safe_next_path(request, request.POST.get("next") or request.GET.get("next") or "")
     if not mfa.needs_second_step(request):
         return redirect(next_url or "home")
     form = TOTPCodeForm(request.POST or None)

@@ -42,10 +42,12 @@ INSTALLED_APPS = [
     "connections",
     "inventory",
     "findings",
+    "demo",  # simulated clouds and seed_demo: outside the product, which never imports it
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cloustral.middleware.SecurityHeadersMiddleware",  # Permissions-Policy; no-store on signed-in HTML
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,7 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "cloustral.context_processors.product",
+                "accounts.context_processors.product",
                 "orgs.context_processors.org_nav",
             ],
         },
@@ -126,6 +128,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Time limits (seconds) of the long tasks. At the soft limit a task stops cleanly (the sync run is
+# marked failed; an evaluation writes nothing); the hard limit ends a worker that did not stop. So one
+# connection's scan or one organization's rules never hold a worker other organizations wait for.
+SYNC_SOFT_TIME_LIMIT = 3600
+SYNC_TIME_LIMIT = SYNC_SOFT_TIME_LIMIT + 120
+EVALUATION_SOFT_TIME_LIMIT = 600
+EVALUATION_TIME_LIMIT = EVALUATION_SOFT_TIME_LIMIT + 60
 CELERY_BEAT_SCHEDULE = {
     # Scheduled scans: connections whose scan frequency is due are queued every 5 minutes.
     "enqueue-due-syncs": {"task": "inventory.tasks.enqueue_due_syncs", "schedule": 300.0},
@@ -178,6 +187,9 @@ ACCOUNT_RATE_LIMITS = {
     "signup": env_str("RATE_LIMIT_SIGNUP", "10/m/ip"),
     "reset_password": env_str("RATE_LIMIT_RESET_PASSWORD", "10/m/ip,3/5m/key"),
     "mfa_verify": env_str("RATE_LIMIT_MFA_VERIFY", "20/m/ip,5/5m/key"),
+    # Re-authentication (accounts/reauth.py): proofs tried, and codes sent by email; user = the account.
+    "reauthenticate": env_str("RATE_LIMIT_REAUTHENTICATE", "10/m/ip,5/5m/user"),
+    "reauthenticate_email_code": env_str("RATE_LIMIT_REAUTHENTICATE_EMAIL_CODE", "3/10m/user"),
 }
 # Behind N load balancers the client address is the N-th from the right in X-Forwarded-For.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -261,8 +273,8 @@ USE_TZ = True
 # --- Static files (vendor libraries copied from node_modules by scripts/setup) ----------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic fills it; WhiteNoise warns when it is missing
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # collectstatic fills it; WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = DEBUG or not env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

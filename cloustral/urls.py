@@ -1,8 +1,14 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+
+# Staff log in through allauth's login like everyone else (its rate limits, email verification and
+# MFA second step); the admin's own password form would bypass them. Staff without MFA are refused by
+# accounts.middleware.MFARequiredMiddleware.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -12,6 +18,7 @@ urlpatterns = [
     path("", include("connections.urls")),  # /o/<org_slug>/connections/...
     path("", include("inventory.urls")),  # scans, /o/<org_slug>/inventory/, /resources/<id>/, /map/
     path("", include("findings.urls")),  # /o/<org_slug>/findings/, /compliance/, /rules/, /policies/
+    path("accounts/", include("accounts.allauth_urls")),  # the same paths as allauth's, re-authenticated first
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

@@ -1,15 +1,15 @@
 """Cloud connection pages. Thin: access from ``@org_view``/``get_connection_for_member``, changes
-from ``connections.actions``. Credential pages ask for the password again (sudo mode)."""
+from ``connections.actions``. Credential pages (create, edit, delete) need a fresh proof of identity
+(accounts/sudo.py) before the form is shown or accepted: a POST without one is refused, never stashed."""
 
 from __future__ import annotations
 
-from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from accounts.sudo import require_sudo
+from accounts.sudo import require_sudo, sudo_required
 from connections import actions, aws_setup
 from connections.access import get_connection_for_member
 from connections.forms import AwsKeysForm, AwsRoleForm, AzureForm, RegionsForm, ScanScheduleForm
@@ -54,7 +54,7 @@ def choose(request: HttpRequest) -> HttpResponse:
 
 
 @org_view(_C.MANAGE_CONNECTIONS, methods=["GET", "POST"])
-@reauthentication_required
+@sudo_required
 def create(request: HttpRequest, method: str) -> HttpResponse:
     auth_method = SLUGS.get(method)
     if auth_method is None:

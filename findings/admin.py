@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db.models import Prefetch
 
 from cloustral.admin_base import ReadOnlyOrgAdmin
+from connections.models import CloudConnection
 from findings.models import Baseline, CustomRule, Finding, OrgPolicy, RuleStatus
 
 
@@ -27,6 +29,13 @@ class CustomRuleAdmin(ReadOnlyOrgAdmin):
     list_display = ["rule_id", "title", "severity", "category", "enabled", "org", "updated_at"]
     list_filter = ["enabled", "severity", "category"]
     search_fields = ["rule_id", "title", "org__name"]
+
+    def get_queryset(self, request):
+        # The read-only "connections" field lists ``rule.connections.all()``: through the connections'
+        # org-scoped manager that query has no organization and raises. The console sees every
+        # organization, so it prefetches them deliberately unscoped (the rule's own rows only).
+        connections = Prefetch("connections", queryset=CloudConnection.objects.unscoped().order_by("name"))
+        return super().get_queryset(request).prefetch_related(connections)
 
 
 @admin.register(OrgPolicy)

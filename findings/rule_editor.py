@@ -18,11 +18,11 @@ from django.urls import NoReverseMatch, reverse
 from findings.lifecycle import RECORD_FIELDS, as_record
 from findings.rules import Preview, ResourceIndex, Rule, RuleError, preview
 from findings.rules.catalog import load_schema
-from findings.rules.language import OPS, Spec, load_documents
+from findings.rules.language import MAX_DEPTH, MAX_RULE_BYTES, OPS, Spec, load_documents
 from findings.sources import compile_custom
 from inventory.models import Relationship, Resource
 
-MAX_SOURCE_CHARS = 50_000
+MAX_SOURCE_BYTES = MAX_RULE_BYTES
 SAMPLE_SIZE = 20
 
 # The editor's starting text: a working rule that shows the common shapes (a leaf, all, a tag path).
@@ -54,13 +54,17 @@ def parse_custom_rule(text: str, fmt: str = "yaml") -> tuple[dict[str, Any], Rul
     text = text or ""
     if not text.strip():
         raise _error("the rule is empty: write one rule document (id, title, severity, ...)", "(document)")
-    if len(text) > MAX_SOURCE_CHARS:
-        raise _error(f"the rule is longer than {MAX_SOURCE_CHARS:,} characters", "(document)")
+    # Bytes, not characters: what the parser and the database hold (a 4-byte emoji counts 4).
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SOURCE_BYTES:
+        raise _error(f"the rule is {size:,} bytes, over the limit of {MAX_SOURCE_BYTES:,}", "(document)")
     if fmt == "json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise _error(f"line {exc.lineno}, column {exc.colno}: {exc.msg}", "(json)") from None
+        except RecursionError:  # json nests by recursion: [[[[… 50,000 deep
+            raise _error(f"the rule is nested deeper than {MAX_DEPTH} levels", "(json)") from None
         docs = [data] if isinstance(data, Mapping) else data
         if not isinstance(docs, list) or not all(isinstance(d, Mapping) for d in docs):
             raise _error("a rule is a JSON object of fields", "(document)")

@@ -63,10 +63,6 @@ class Resource(models.Model):
     def __str__(self) -> str:
         return f"{self.resource_type} {self.name or self.native_id}"
 
-    @property
-    def short_type(self) -> str:
-        return self.resource_type.split(".", 1)[-1]
-
 
 class Relationship(models.Model):
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
@@ -187,13 +183,6 @@ class SyncRun(models.Model):
             for rtype in sorted(self.coverage)
         ]
         return regions, rows
-
-    def coverage_summary(self) -> dict[str, int]:
-        summary = dict.fromkeys(COVERAGE_STATUSES, 0)
-        for by_region in self.coverage.values():
-            for status in by_region.values():
-                summary[status] = summary.get(status, 0) + 1
-        return summary
 
 
 def _region_order(region: str) -> tuple[int, str]:

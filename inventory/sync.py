@@ -422,17 +422,24 @@ def execute_units(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync") as pool:
         futures = {pool.submit(work, unit): unit for unit in units}
         pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=max(control.interval, 0.2), return_when=FIRST_COMPLETED)
-            for future in done:
-                if future.cancelled():
-                    results.append(UnitResult(futures[future], CANCELLED_UNIT))
-                else:
-                    results.append(future.result())
-            control.tick(len(results))
-            if control.cancelled.is_set():
-                for future in pending:
-                    future.cancel()
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=max(control.interval, 0.2), return_when=FIRST_COMPLETED)
+                for future in done:
+                    if future.cancelled():
+                        results.append(UnitResult(futures[future], CANCELLED_UNIT))
+                    else:
+                        results.append(future.result())
+                control.tick(len(results))
+                if control.cancelled.is_set():
+                    for future in pending:
+                        future.cancel()
+        except BaseException:
+            # A soft time limit or a crash in this thread: leaving the pool would otherwise wait for
+            # every queued unit. Queued units never start; running ones stop at their next API call.
+            control.cancelled.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     control.done = len(results)
     return results
 
@@ -493,7 +500,18 @@ class FetchSetupError(Exception):
         self.message = message
 
 
+def secret_unreadable(
+    connection, message: str = "The stored credentials cannot be read. Enter them again on the connection's page."
+) -> FetchSetupError:
+    """The run's failure when the stored secret does not decrypt (its key left ENCRYPTION_KEYS, or the
+    ciphertext is damaged): the connection test's outcome code and a message the user can act on, never
+    a traceback. The caller raises it ``from None``."""
+    logger.error("connection %s: stored secret does not decrypt", connection.pk)
+    return FetchSetupError("secret_unreadable", message)
+
+
 def fetch_aws(connection, control: RunControl) -> FetchResult:
+    from cloustral import crypto
     from connections import credentials
     from connections.providers import aws as aws_provider
     from inventory import ratelimit
@@ -501,7 +519,11 @@ def fetch_aws(connection, control: RunControl) -> FetchResult:
 
     config = SCAN_CONFIG
     try:
-        session = aws_provider.session_for(credentials.aws_credentials(connection), config=config)
+        aws_credentials = credentials.aws_credentials(connection)
+    except crypto.DecryptionError:
+        raise secret_unreadable(connection) from None
+    try:
+        session = aws_provider.session_for(aws_credentials, config=config)
         account_id = connection.aws_account_id
         if not account_id:
             sts = session.client("sts", region_name=aws_provider.DEFAULT_REGION, config=config)
@@ -555,9 +577,8 @@ def fetch_azure(connection, control: RunControl) -> FetchResult:
     try:
         secret = credentials.azure_client_secret(connection)
     except crypto.DecryptionError:
-        logger.error("connection %s: stored secret does not decrypt", connection.pk)
-        raise FetchSetupError(
-            "secret_unreadable", "The stored client secret cannot be read. Enter it again on the connection's page."
+        raise secret_unreadable(
+            connection, "The stored client secret cannot be read. Enter it again on the connection's page."
         ) from None
     if not secret:
         raise FetchSetupError("missing_secret", "The connection has no client secret: enter it on its page.")

@@ -62,10 +62,6 @@ class OrgScopedQuerySet(models.QuerySet):
         qs._org_scoped = True
         return qs
 
-    @property
-    def is_org_scoped(self) -> bool:
-        return self._org_scoped
-
     def create(self, **kwargs: Any):
         # ``Thing.objects.for_org(org).create(...)`` (and get_or_create/update_or_create, which call
         # it) puts the row in that organization.

@@ -1,11 +1,12 @@
 """Organization pages. Thin: permissions come from ``@org_view`` and ``orgs.access``, changes from
-``orgs.actions``."""
+``orgs.actions``. Changes to who controls the organization (owner invitations and role changes, removals,
+ownership transfer, settings, deletion) need a fresh proof of identity (accounts/sudo.py), asked for
+after the 404/403 checks."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditEvent, TOTPDevice
+from accounts.sudo import require_sudo, sudo_required
 from inventory import dashboard as inventory_dashboard
 from orgs import actions
 from orgs.access import get_invitation_for_member, get_membership_for_member
@@ -83,6 +85,7 @@ def roles(request: HttpRequest) -> HttpResponse:
 
 
 @org_view(_C.MANAGE_ORG, methods=["GET", "POST"])
+@sudo_required
 def org_settings(request: HttpRequest) -> HttpResponse:
     org = request.org
     form = OrgSettingsForm(request.POST or None, initial={"name": org.name, "require_mfa": org.require_mfa})
@@ -98,7 +101,7 @@ def org_settings(request: HttpRequest) -> HttpResponse:
 
 
 @org_view(_C.DELETE_ORG, methods=["GET", "POST"])
-@reauthentication_required
+@sudo_required
 def delete_organization(request: HttpRequest) -> HttpResponse:
     form = DeleteOrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -154,6 +157,8 @@ def members(request: HttpRequest) -> HttpResponse:
 def invite(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None, actor_role=request.membership.role)
     if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["role"] == Role.OWNER:
+            require_sudo(request)  # an owner invitation hands over control of the organization
         try:
             invitation = actions.do_invite(request.membership, request=request, **form.cleaned_data)
         except OrgActionError as exc:
@@ -171,6 +176,8 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose one of the roles you can give.")
         return redirect(_members_url(request))
+    if target.role != form.cleaned_data["role"] and Role.OWNER in (target.role, form.cleaned_data["role"]):
+        require_sudo(request, next_url=_members_url(request))
     try:
         changed = actions.do_change_role(request.membership, target, form.cleaned_data["role"], request=request)
     except OrgActionError as exc:
@@ -185,6 +192,7 @@ def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(_C.MANAGE_MEMBERS, methods=["GET", "POST"])
 def remove_member(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = get_membership_for_member(request, membership_id)
+    require_sudo(request)
     if request.method == "POST":
         try:
             actions.do_remove_member(request.membership, target, request=request)
@@ -199,6 +207,7 @@ def remove_member(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(_C.MANAGE_OWNERSHIP, methods=["GET", "POST"])
 def transfer_ownership(request: HttpRequest, membership_id: int) -> HttpResponse:
     target = get_membership_for_member(request, membership_id, _C.MANAGE_OWNERSHIP)
+    require_sudo(request)
     if request.method == "POST":
         try:
             actions.do_transfer_ownership(request.membership, target, request=request)

@@ -112,3 +112,12 @@ def client_for(db):
         return c
 
     return _client
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A superuser's client, MFA on and its second step passed: what the admin requires of staff."""
+    from tests.accounts.helpers import login_with_mfa
+    from tests.factories import UserFactory
+
+    return login_with_mfa(client, UserFactory(email="staff@example.com", is_staff=True, is_superuser=True))

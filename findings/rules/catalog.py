@@ -20,6 +20,7 @@ from pathlib import Path
 
 from findings.rules.language import (
     FRAMEWORKS,
+    MAX_FILE_BYTES,
     PROVIDERS,
     FieldSchema,
     Rule,
@@ -42,7 +43,8 @@ DOCS_END = "<!-- fields:end -->"
 @lru_cache(maxsize=1)
 def load_schema() -> FieldSchema:
     """The normalized configuration keys per resource type (``fields.yaml``)."""
-    return FieldSchema.from_document(load_yaml(FIELDS_FILE.read_text(encoding="utf-8"), source="fields.yaml"))
+    text = FIELDS_FILE.read_text(encoding="utf-8")
+    return FieldSchema.from_document(load_yaml(text, source="fields.yaml", max_bytes=MAX_FILE_BYTES))
 
 
 class Catalog:
@@ -132,7 +134,8 @@ def load_catalog(directory: Path = RULES_DIR, *, schema: FieldSchema | None = No
     for provider, path in rule_files(directory):
         source = f"{provider}/{path.name}"
         try:
-            docs = load_documents(path.read_text(encoding="utf-8"), source=source)
+            # A file holds many rules: the file cap, not one custom rule's; anchors and depth as for any rule.
+            docs = load_documents(path.read_text(encoding="utf-8"), source=source, max_bytes=MAX_FILE_BYTES)
         except RuleError as exc:
             errors.append(exc)
             continue

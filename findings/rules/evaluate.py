@@ -29,8 +29,14 @@ from typing import Any, NamedTuple
 
 from findings.rules.language import Rule, compile_rule
 
+try:  # Celery's soft time limit: it must stop the evaluation, not count as one record's error.
+    from billiard.exceptions import SoftTimeLimitExceeded as Interrupt
+except ImportError:  # pragma: no cover - Celery is a dependency; the engine also runs without it
+    Interrupt = ()  # type: ignore[assignment, misc]
+
 COLLECTED = "collected"
 MAX_ERROR_SAMPLES = 5
+MAX_ERROR_CHARS = 300  # an error quotes the record's value (a malformed date...): bounded
 
 Record = Mapping[str, Any]
 Coverage = Mapping[int | None, Mapping[tuple[str, str], str]]
@@ -127,7 +133,10 @@ class RuleResult:
     def _error(self, resource_id: Any, exc: BaseException, what: str = "") -> None:
         self.errors += 1
         if len(self.error_samples) < MAX_ERROR_SAMPLES:
-            self.error_samples.append((resource_id, f"{what}{type(exc).__name__}: {exc}"))
+            message = f"{what}{type(exc).__name__}: {exc}"
+            if len(message) > MAX_ERROR_CHARS:
+                message = message[: MAX_ERROR_CHARS - 1] + "…"
+            self.error_samples.append((resource_id, message))
 
 
 @dataclass
@@ -214,12 +223,16 @@ def evaluate_rule(
                 try:
                     if test(rec, env):
                         matched.append(rec["id"])
+                except Interrupt:
+                    raise
                 except Exception as exc:  # noqa: BLE001 - one bad record never stops the run
                     result._error(rec.get("id"), exc)
     if rule.cost is not None and matched:
         for rid in matched:
             try:
                 usd = rule.cost.estimate(index.by_id[rid], index)
+            except Interrupt:
+                raise
             except Exception as exc:  # noqa: BLE001
                 result._error(rid, exc, "cost: ")
                 continue
@@ -248,6 +261,9 @@ def evaluate(
             results[rule.id] = evaluate_rule(
                 rule, index, coverage=coverage, env=env, connection_ids=scoped.get(rule.id)
             )
+        except Interrupt as exc:
+            exc.add_note(f"while evaluating rule {rule.id}")  # which rule ran out the clock, for the log
+            raise
         except Exception as exc:  # noqa: BLE001 - defensive: the loop above already isolates records
             failed = RuleResult(rule.id)
             failed._error(None, exc, "rule: ")

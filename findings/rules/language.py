@@ -16,12 +16,14 @@ import difflib
 import inspect
 import math
 import re
+import reprlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import re2
 import yaml
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -63,6 +65,31 @@ LEAF_KEYS = ("path", "op", "value", "exists")
 DIRECTIONS = ("out", "in", "both")
 COUNT_OPS = ("eq", "gt", "gte", "lt", "lte")
 
+# --- Size limits (docs/rules.md, "Limits") ----------------------------------------------------------
+# A rule is a member's input evaluated by shared workers: every dimension that could make parsing,
+# compiling, evaluating or reporting it expensive is bounded, and checked before the expensive step.
+MAX_RULE_BYTES = 50_000  # the text of one custom rule (UTF-8)
+MAX_FILE_BYTES = 1_000_000  # a built-in rule file (a list of rules) or fields.yaml
+MAX_DEPTH = 32  # nested mappings/lists in a document (the catalog's deepest is 14)
+MAX_CONDITIONS = 500  # condition nodes in one rule (leaves, all/any/not, quantifiers, related)
+MAX_REGEX_CHARS = 1_000  # one matches / not_matches pattern
+MAX_ERRORS = 50  # problems reported for one rule
+QUOTE_CHARS = 80  # a value quoted in an error message is cut to this
+
+_REPR = reprlib.Repr(
+    maxlevel=2, maxtuple=4, maxlist=4, maxdict=4, maxset=4, maxstring=QUOTE_CHARS, maxlong=40, maxother=QUOTE_CHARS
+)
+
+
+def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
+    """A short repr of a user's value for a message: bounded in cost and length, whatever its size."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class _Missing:
     """The value of a path that does not resolve (absent key, index out of range, through a null)."""
@@ -98,9 +125,10 @@ class RuleError(ValueError):
         source: str | None = None,
         errors: Sequence[RuleError] = (),
     ) -> None:
-        self.problem = problem
-        self.rule_id = rule_id
-        self.path = path
+        # Bounded whatever the caller quoted: an error is rendered back to the member who wrote the rule.
+        self.problem = _clip(problem, 500)
+        self.rule_id = _clip(rule_id, 120) if rule_id else rule_id
+        self.path = _clip(path, 200)
         self.source = source
         self.errors: list[RuleError] = list(errors) or [self]
         super().__init__(self._message())
@@ -118,7 +146,12 @@ class RuleError(ValueError):
 
 
 def _suggest(word: Any, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    if not isinstance(word, (str, int, float)):
+        return ""  # a list or mapping is no misspelt name, and str() of it is unbounded
+    word = str(word)
+    if len(word) > 100:  # no identifier is this long; difflib is quadratic
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -245,7 +278,7 @@ def _walk(spec: Spec, parts: Sequence[str | int]) -> Spec | str:
             fields = spec.fields or {}
             if isinstance(part, int) or part not in fields:
                 known = ", ".join(sorted(fields)) or "none"
-                return f"unknown field {part!r} in {shown}{_suggest(part, fields)} (known: {known})"
+                return f"unknown field {quote(part)} in {shown}{_suggest(part, fields)} (known: {known})"
             spec = fields[part]
         elif spec.kind == "dict":
             spec = spec.item or ANY
@@ -257,7 +290,7 @@ def _walk(spec: Spec, parts: Sequence[str | int]) -> Spec | str:
                 )
             spec = spec.item or ANY
         else:
-            return f"{shown} is a {spec.kind}: it has no field {part!r}"
+            return f"{shown} is a {spec.kind}: it has no field {quote(part)}"
         seen.append(str(part))
     return spec
 
@@ -279,7 +312,7 @@ def to_datetime(value: Any) -> datetime | None:
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day)
     else:
-        raise TypeError(f"expected an ISO 8601 datetime, got {type(value).__name__} {value!r}")
+        raise TypeError(f"expected an ISO 8601 datetime, got {type(value).__name__} {quote(value)}")
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
@@ -427,7 +460,7 @@ OPS: dict[str, OpDef] = {
     "not_contains": OpDef(_op_not_contains, "any", _SIZED, "the opposite of contains (false on null)"),
     "exists": OpDef(_op_exists, "optional_bool", None, "present and not null (`value: false` means not_exists)"),
     "not_exists": OpDef(_op_not_exists, "none", None, "absent or null"),
-    "matches": OpDef(_op_matches, "regex", _TEXT, "a string the regex `value` finds a match in (re.search)"),
+    "matches": OpDef(_op_matches, "regex", _TEXT, "a string the regex `value` finds a match in (RE2, search)"),
     "not_matches": OpDef(_op_not_matches, "regex", _TEXT, "a string the regex does not match"),
     "starts_with": OpDef(_op_starts_with, "str", _TEXT, "a string starting with `value`"),
     "ends_with": OpDef(_op_ends_with, "str", _TEXT, "a string ending with `value`"),
@@ -463,6 +496,54 @@ _COUNT_STOP: dict[str, Callable[[int], int]] = {
     "lt": lambda k: k,
     "lte": lambda k: k + 1,
 }
+
+
+# --- Regular expressions: RE2, linear in the text whatever the pattern ----------------------------
+# Python's re backtracks: ^(a+)+$ takes seconds on a 30-character name. RE2 has no backreferences,
+# lookaround or possessive/atomic groups; a pattern using them is refused when the rule is compiled.
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # its C++ logger would write every refused pattern to stderr
+
+
+def compile_regex(pattern: str, report: Callable[[str], None]) -> Any:
+    """The RE2 pattern, or ``_INVALID`` after ``report(problem)``."""
+    if len(pattern) > MAX_REGEX_CHARS:
+        report(f"the regular expression is longer than {MAX_REGEX_CHARS:,} characters")
+        return _INVALID
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        report(
+            f"bad regex {quote(pattern)}: {_clip(str(reason), 120)} (regexes use RE2 syntax: "
+            "no backreferences, lookahead/lookbehind or possessive quantifiers)"
+        )
+        return _INVALID
+
+
+def document_shape_problem(doc: Any, max_depth: int = MAX_DEPTH) -> str | None:
+    """Why a parsed document is too deeply nested, or None. Iterative (depth is what it checks), and a
+    container shared by reference (an alias expanded by an older loader) is walked once."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    seen: dict[int, int] = {}
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping):
+            children: Iterable[Any] = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            return f"the rule is nested deeper than {max_depth} levels"
+        if seen.get(id(value), 0) >= depth:
+            continue
+        seen[id(value)] = depth
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (Mapping, list, tuple)))
+    return None
 
 
 # --- Compiled condition nodes ---------------------------------------------------------------------
@@ -552,7 +633,7 @@ class Leaf(Node):
             out["result"] = self.test(obj, env)
         except Exception as exc:  # noqa: BLE001 - an explanation reports, it does not fail
             out["result"] = None
-            out["error"] = f"{type(exc).__name__}: {exc}"
+            out["error"] = _clip(f"{type(exc).__name__}: {exc}", 300)
         return out
 
 
@@ -830,9 +911,11 @@ class _Compiler:
         self.errors: list[RuleError] = []
         self.related_types: set[str] = set()
         self.fields_read: set[tuple[str, str]] = set()
+        self.conditions = 0
 
     def err(self, path: str, problem: str) -> None:
-        self.errors.append(RuleError(problem, rule_id=self.rule_id, path=path, source=self.source))
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(RuleError(problem, rule_id=self.rule_id, path=path, source=self.source))
 
     # -- top level --
 
@@ -845,12 +928,16 @@ class _Compiler:
         raw_id = doc.get("id")
         if isinstance(raw_id, str) and raw_id:
             self.rule_id = raw_id
+        # Before anything walks it: a document from JSON or the database never went through load_yaml.
+        shape = document_shape_problem(doc)
+        if shape is not None:
+            raise RuleError(shape, rule_id=self.rule_id, path="(document)", source=self.source)
         for key in doc:
             if key not in RULE_FIELDS:
-                self.err(str(key), f"unknown field {key!r}{_suggest(key, RULE_FIELDS)}")
+                self.err(str(key), f"unknown field {quote(key)}{_suggest(key, RULE_FIELDS)}")
         for key in REQUIRED_RULE_FIELDS:
             if key not in doc or doc[key] is None:
-                self.err(key, f"missing required field {key!r}")
+                self.err(key, f"missing required field {quote(key)}")
 
         rule_id = self._id(doc.get("id"))
         title = self._text(doc, "title", required=True, max_len=200)
@@ -898,7 +985,8 @@ class _Compiler:
             return None
         if not isinstance(value, str) or not RULE_ID_RE.match(value):
             self.err(
-                "id", f"an id is 3-100 characters of a-z, 0-9 and '-' (e.g. aws-ec2-sg-ssh-open-world), got {value!r}"
+                "id",
+                f"an id is 3-100 characters of a-z, 0-9 and '-' (e.g. aws-ec2-sg-ssh-open-world), got {quote(value)}",
             )
             return None
         return value
@@ -919,7 +1007,7 @@ class _Compiler:
         if value is None:
             return ""
         if value not in choices:
-            self.err(key, f"{key} must be one of {', '.join(choices)}, got {value!r}{_suggest(value, choices)}")
+            self.err(key, f"{key} must be one of {', '.join(choices)}, got {quote(value)}{_suggest(value, choices)}")
             return ""
         return value
 
@@ -945,10 +1033,10 @@ class _Compiler:
         for i, t in enumerate(value):
             path = f"resource_types[{i}]"
             if not isinstance(t, str) or not RESOURCE_TYPE_RE.match(t):
-                self.err(path, f"not a resource type (provider.service.kind, e.g. aws.ec2.volume): {t!r}")
+                self.err(path, f"not a resource type (provider.service.kind, e.g. aws.ec2.volume): {quote(t)}")
                 ok = False
             elif self.schema is not None and not self.schema.has_type(t):
-                self.err(path, f"unknown resource type {t!r}{_suggest(t, self.schema.types)}")
+                self.err(path, f"unknown resource type {quote(t)}{_suggest(t, self.schema.types)}")
                 ok = False
         if len(set(value)) != len(value):
             self.err("resource_types", "resource_types lists a type twice")
@@ -967,7 +1055,7 @@ class _Compiler:
             return ()
         for i, ref in enumerate(value):
             if not isinstance(ref, str) or not re.match(r"^https?://\S+$", ref):
-                self.err(f"references[{i}]", f"not an http(s) URL: {ref!r}")
+                self.err(f"references[{i}]", f"not an http(s) URL: {quote(ref)}")
         return tuple(str(r) for r in value)
 
     def _compliance(self, value: Any) -> dict[str, tuple[str, ...]]:
@@ -980,7 +1068,9 @@ class _Compiler:
         for fw, controls in value.items():
             path = f"compliance.{fw}"
             if not isinstance(fw, str) or not FRAMEWORK_RE.match(fw):
-                self.err(path, f"a framework id is a slug such as cis-aws-1.5, got {fw!r}{_suggest(fw, FRAMEWORKS)}")
+                self.err(
+                    path, f"a framework id is a slug such as cis-aws-1.5, got {quote(fw)}{_suggest(fw, FRAMEWORKS)}"
+                )
                 continue
             if isinstance(controls, str):
                 controls = [controls]
@@ -1012,14 +1102,14 @@ class _Compiler:
         if fn is None:
             self.err(
                 "cost.estimator",
-                f"unknown estimator {name!r}{_suggest(name, estimators)} (known: {', '.join(sorted(estimators))})",
+                f"unknown estimator {quote(name)}{_suggest(name, estimators)} (known: {', '.join(sorted(estimators))})",
             )
             return None
         params = {k: v for k, v in value.items() if k != "estimator"}
         try:
             inspect.signature(fn).bind(None, None, **params)
         except TypeError as exc:
-            self.err("cost", f"bad parameters for estimator {name!r}: {exc}")
+            self.err("cost", f"bad parameters for estimator {quote(name)}: {exc}")
             return None
         return CostSpec(name, params, fn)
 
@@ -1032,7 +1122,7 @@ class _Compiler:
         out: dict[str, tuple[Mapping[str, Any], ...]] = {}
         for key, records in value.items():
             if key not in ("match", "no_match"):
-                self.err(f"tests.{key}", f"unknown field {key!r} (match, no_match)")
+                self.err(f"tests.{key}", f"unknown field {quote(key)} (match, no_match)")
                 continue
             if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
                 self.err(f"tests.{key}", "a list of example records (mappings)")
@@ -1043,6 +1133,11 @@ class _Compiler:
     # -- conditions --
 
     def cond(self, node: Any, path: str, ctx: _Ctx) -> Node | None:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            if self.conditions == MAX_CONDITIONS + 1:
+                self.err(path, f"a rule has at most {MAX_CONDITIONS} conditions: split it into several rules")
+            return None
         if not isinstance(node, Mapping) or not node:
             self.err(
                 path,
@@ -1076,7 +1171,7 @@ class _Compiler:
         if key == "related":
             return self.related(body, sub, ctx)
         hint = _suggest(key, (*CONDITION_KEYS, *LEAF_KEYS))
-        self.err(sub, f"unknown condition {key!r}{hint} (one of {', '.join(CONDITION_KEYS)}, or a leaf with path)")
+        self.err(sub, f"unknown condition {quote(key)}{hint} (one of {', '.join(CONDITION_KEYS)}, or a leaf with path)")
         return None
 
     def path(self, raw: Any, path: str, ctx: _Ctx) -> tuple[tuple[str | int, ...], str, list[tuple[str, Spec]]] | None:
@@ -1092,12 +1187,12 @@ class _Compiler:
         elif isinstance(raw, list) and raw:
             pieces = raw
         else:
-            self.err(path, f"a path is a dotted string (config.x.y, tags.Owner) or a list of keys, got {raw!r}")
+            self.err(path, f"a path is a dotted string (config.x.y, tags.Owner) or a list of keys, got {quote(raw)}")
             return None
         parts: list[str | int] = []
         for piece in pieces:
             if isinstance(piece, bool) or not isinstance(piece, (str, int)) or piece == "":
-                self.err(path, f"empty or invalid segment in path {raw!r}")
+                self.err(path, f"empty or invalid segment in path {quote(raw)}")
                 return None
             parts.append(int(piece) if isinstance(piece, str) and piece.isdigit() else piece)
         label = ".".join(str(p) for p in parts) or "@"
@@ -1109,7 +1204,7 @@ class _Compiler:
             found = _walk(spec, parts)
             if isinstance(found, str):
                 where = "the resource" if shape == "resource" else shape
-                problems.append(f"{found} (path {label!r} on {where})")
+                problems.append(f"{found} (path {quote(label)} on {where})")
             else:
                 resolved.append((shape, found))
         if not resolved:
@@ -1123,7 +1218,8 @@ class _Compiler:
         for key in node:
             if key not in LEAF_KEYS:
                 self.err(
-                    f"{path}.{key}", f"unknown field {key!r} in a condition{_suggest(key, LEAF_KEYS)} (path, op, value)"
+                    f"{path}.{key}",
+                    f"unknown field {quote(key)} in a condition{_suggest(key, LEAF_KEYS)} (path, op, value)",
                 )
                 return None
         found = self.path(node["path"], f"{path}.path", ctx)
@@ -1132,7 +1228,7 @@ class _Compiler:
                 self.err(path, "use either exists: true|false or op/value, not both")
                 return None
             if not isinstance(node["exists"], bool):
-                self.err(f"{path}.exists", f"exists is true or false, got {node['exists']!r}")
+                self.err(f"{path}.exists", f"exists is true or false, got {quote(node['exists'])}")
                 return None
             op, raw, has_value = ("exists" if node["exists"] else "not_exists"), None, False
         else:
@@ -1141,12 +1237,12 @@ class _Compiler:
                 self.err(path, "a leaf condition needs an op (or exists: true|false)")
                 return None
             if op not in OPS:
-                self.err(f"{path}.op", f"unknown op {op!r}{_suggest(op, OPS)} (one of {', '.join(OPS)})")
+                self.err(f"{path}.op", f"unknown op {quote(op)}{_suggest(op, OPS)} (one of {', '.join(OPS)})")
                 return None
             raw, has_value = node.get("value"), "value" in node
             if op == "exists" and has_value:
                 if not isinstance(raw, bool):
-                    self.err(f"{path}.value", f"exists takes value true or false, got {raw!r}")
+                    self.err(f"{path}.value", f"exists takes value true or false, got {quote(raw)}")
                     return None
                 op, raw, has_value = ("exists" if raw else "not_exists"), None, False
         if found is None:
@@ -1178,7 +1274,7 @@ class _Compiler:
             return raw
         if kind == "list":
             if not isinstance(raw, list) or not raw:
-                self.err(path, f"{op} takes a non-empty list, got {raw!r}")
+                self.err(path, f"{op} takes a non-empty list, got {quote(raw)}")
                 return _INVALID
             return _Members(raw)
         if kind == "str":
@@ -1190,24 +1286,20 @@ class _Compiler:
             if not isinstance(raw, str):
                 self.err(path, f"{op} takes a regular expression string, got {type(raw).__name__}")
                 return _INVALID
-            try:
-                return re.compile(raw)
-            except re.error as exc:
-                self.err(path, f"bad regex {raw!r}: {exc}")
-                return _INVALID
+            return compile_regex(raw, lambda problem: self.err(path, problem))
         if kind == "number":
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-                self.err(path, f"{op} takes a number, got {raw!r}")
+                self.err(path, f"{op} takes a number, got {quote(raw)}")
                 return _INVALID
             return raw
         if kind == "days":
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw <= 36_500:
-                self.err(path, f"{op} takes a number of days (0-36500), got {raw!r}")
+                self.err(path, f"{op} takes a number of days (0-36500), got {quote(raw)}")
                 return _INVALID
             return timedelta(days=raw)
         if kind == "count":
             if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-                self.err(path, f"{op} takes a whole number >= 0, got {raw!r}")
+                self.err(path, f"{op} takes a whole number >= 0, got {quote(raw)}")
                 return _INVALID
             return raw
         raise AssertionError(kind)  # pragma: no cover
@@ -1216,7 +1308,7 @@ class _Compiler:
         """Can ``op`` with ``raw`` apply to a field declared as ``spec``?"""
         where = "" if shape == "resource" else f" on {shape}"
         if opdef.kinds is not None and spec.kind not in opdef.kinds:
-            self.err(f"{path}.op", f"{op} does not apply to {label!r}, a {spec.kind}{where}")
+            self.err(f"{path}.op", f"{op} does not apply to {quote(label)}, a {spec.kind}{where}")
             return False
         if op in ("equals", "not_equals"):
             values = [raw]
@@ -1231,7 +1323,8 @@ class _Compiler:
         for v in values:
             if not _value_fits(v, spec):
                 self.err(
-                    f"{path}.value", f"wrong value type: {v!r} ({type(v).__name__}) for {label!r}, a {spec.kind}{where}"
+                    f"{path}.value",
+                    f"wrong value type: {quote(v)} ({type(v).__name__}) for {quote(label)}, a {spec.kind}{where}",
                 )
                 return False
         return True
@@ -1243,7 +1336,7 @@ class _Compiler:
             ((op, n),) = value.items()
             if op in COUNT_OPS and isinstance(n, int) and not isinstance(n, bool) and n >= 0:
                 return op, n
-        self.err(path, f"count is a whole number or one of {{{', '.join(COUNT_OPS)}: n}}, got {value!r}")
+        self.err(path, f"count is a whole number or one of {{{', '.join(COUNT_OPS)}: n}}, got {quote(value)}")
         return None
 
     def quantifier(self, key: str, body: Any, path: str, ctx: _Ctx) -> Node | None:
@@ -1253,7 +1346,9 @@ class _Compiler:
             return None
         for k in body:
             if k not in allowed:
-                self.err(f"{path}.{k}", f"unknown field {k!r} in {key}{_suggest(k, allowed)} ({', '.join(allowed)})")
+                self.err(
+                    f"{path}.{k}", f"unknown field {quote(k)} in {key}{_suggest(k, allowed)} ({', '.join(allowed)})"
+                )
                 return None
         if "path" not in body:
             self.err(path, f"{key} needs a path to a list")
@@ -1278,7 +1373,7 @@ class _Compiler:
         for shape, spec in specs:
             if spec.kind not in ("list", "any"):
                 where = "" if shape == "resource" else f" on {shape}"
-                self.err(f"{path}.path", f"{label!r} is a {spec.kind}{where}, not a list")
+                self.err(f"{path}.path", f"{quote(label)} is a {spec.kind}{where}, not a list")
                 return None
             item_specs.append((f"{'resource' if shape == 'resource' else shape} {label}[]", spec.item or ANY))
         if self.schema is None:
@@ -1305,24 +1400,29 @@ class _Compiler:
             return None
         for k in body:
             if k not in allowed:
-                self.err(f"{path}.{k}", f"unknown field {k!r} in related{_suggest(k, allowed)} ({', '.join(allowed)})")
+                self.err(
+                    f"{path}.{k}", f"unknown field {quote(k)} in related{_suggest(k, allowed)} ({', '.join(allowed)})"
+                )
                 return None
         kind = body.get("kind")
         if not isinstance(kind, str) or not KIND_RE.match(kind):
-            self.err(f"{path}.kind", f"related needs a relationship kind (in_subnet, attached_to, ...), got {kind!r}")
+            self.err(
+                f"{path}.kind", f"related needs a relationship kind (in_subnet, attached_to, ...), got {quote(kind)}"
+            )
             return None
         if self.schema is not None and self.schema.relationship_kinds and kind not in self.schema.relationship_kinds:
             known = ", ".join(sorted(self.schema.relationship_kinds))
             self.err(
                 f"{path}.kind",
-                f"unknown relationship kind {kind!r}{_suggest(kind, self.schema.relationship_kinds)} (known: {known})",
+                f"unknown relationship kind {quote(kind)}{_suggest(kind, self.schema.relationship_kinds)}"
+                f" (known: {known})",
             )
             return None
         direction = body.get("direction", "out")
         if direction not in DIRECTIONS:
             self.err(
                 f"{path}.direction",
-                f"direction is out (this resource → others), in (others → this one) or both, got {direction!r}",
+                f"direction is out (this resource → others), in (others → this one) or both, got {quote(direction)}",
             )
             return None
         types = body.get("types")
@@ -1334,10 +1434,10 @@ class _Compiler:
                 return None
             for i, t in enumerate(types):
                 if not isinstance(t, str) or not RESOURCE_TYPE_RE.match(t):
-                    self.err(f"{path}.types[{i}]", f"not a resource type: {t!r}")
+                    self.err(f"{path}.types[{i}]", f"not a resource type: {quote(t)}")
                     return None
                 if self.schema is not None and not self.schema.has_type(t):
-                    self.err(f"{path}.types[{i}]", f"unknown resource type {t!r}{_suggest(t, self.schema.types)}")
+                    self.err(f"{path}.types[{i}]", f"unknown resource type {quote(t)}{_suggest(t, self.schema.types)}")
                     return None
             self.related_types.update(types)
         if "count" in body and "exists" in body:
@@ -1348,7 +1448,7 @@ class _Compiler:
             count = self._count(body["count"], f"{path}.count")
         elif "exists" in body:
             if not isinstance(body["exists"], bool):
-                self.err(f"{path}.exists", f"exists is true or false, got {body['exists']!r}")
+                self.err(f"{path}.exists", f"exists is true or false, got {quote(body['exists'])}")
                 return None
             count = ("gte", 1) if body["exists"] else ("eq", 0)
         if count is None:
@@ -1455,7 +1555,7 @@ def _construct_mapping(loader: Any, node: Any) -> dict[Any, Any]:
     seen: set[Any] = set()
     for (key, _), (key_node, _) in zip(pairs, node.value, strict=False):
         if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {quote(key)}", key_node.start_mark)
         seen.add(key)
     return dict(pairs)
 
@@ -1463,9 +1563,38 @@ def _construct_mapping(loader: Any, node: Any) -> dict[Any, Any]:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(text: str, *, source: str | None = None) -> Any:
-    """Parse YAML (or JSON) text; syntax problems are a ``RuleError`` with the line number."""
+def _check_events(text: str, source: str | None, max_depth: int) -> None:
+    """Refuse anchors, aliases and deep nesting from the parser's events, before any node is built:
+    eight nested aliases in 400 bytes expand to a 300 MB value (a "billion laughs")."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 1
+            raise RuleError(
+                f"line {line}: YAML anchors (&name) and aliases (*name) are not allowed in rules: write the value out",
+                source=source,
+                path="(yaml)",
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > max_depth:
+                line = event.start_mark.line + 1
+                raise RuleError(
+                    f"line {line}: the rule is nested deeper than {max_depth} levels", source=source, path="(yaml)"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def load_yaml(text: str, *, source: str | None = None, max_bytes: int = MAX_RULE_BYTES) -> Any:
+    """Parse YAML (or JSON) text; syntax problems are a ``RuleError`` with the line number. Texts over
+    ``max_bytes``, anchors/aliases and nesting deeper than ``MAX_DEPTH`` are refused before parsing
+    builds anything."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise RuleError(f"the text is {size:,} bytes, over the limit of {max_bytes:,}", source=source, path="(yaml)")
     try:
+        _check_events(text, source, MAX_DEPTH)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -1474,9 +1603,9 @@ def load_yaml(text: str, *, source: str | None = None) -> Any:
         raise RuleError(f"{line}{problem}", source=source, path="(yaml)") from None
 
 
-def load_documents(text: str, *, source: str | None = None) -> list[Mapping[str, Any]]:
+def load_documents(text: str, *, source: str | None = None, max_bytes: int = MAX_RULE_BYTES) -> list[Mapping[str, Any]]:
     """The rule documents in a text: one mapping, or a list of mappings."""
-    data = load_yaml(text, source=source)
+    data = load_yaml(text, source=source, max_bytes=max_bytes)
     if isinstance(data, Mapping):
         return [data]
     if isinstance(data, list) and all(isinstance(d, Mapping) for d in data):

@@ -42,3 +42,26 @@ def last_link(prefix: str = "http") -> str:
     links = re.findall(r"(https?://\S+)", body)
     assert links, body
     return links[-1]
+
+
+def login_with_mfa(client, user, raw_key: bytes = b"0123456789abcdefghij"):
+    """Log ``client`` in as ``user`` with a confirmed authenticator and the second step passed, as
+    after a real login (staff need both for the admin). Returns the client."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or enable_mfa(user, raw_key)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def confirm_identity(client, password: str | None = None):
+    """Re-authenticate ("sudo mode", accounts/sudo.py) with the password on the confirmation page, as
+    someone sent there would. Returns the client."""
+    from tests.conftest import PASSWORD
+
+    response = client.post(reverse("sudo_confirm"), {"method": "password", "password": password or PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client

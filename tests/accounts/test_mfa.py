@@ -30,8 +30,8 @@ def test_setup_requires_recent_password(client, user):
     client.force_login(user)  # a session with no recorded password entry
     response = client.get(reverse("mfa_setup"))
     assert response.status_code == 302
-    assert "/accounts/reauthenticate/" in response["Location"]
-    response = client.post(response["Location"], {"password": PASSWORD})
+    assert response["Location"].startswith(reverse("sudo_confirm"))
+    response = client.post(response["Location"], {"method": "password", "password": PASSWORD})
     assert response.status_code == 302
     assert client.get(reverse("mfa_setup")).status_code == 200
 
@@ -146,14 +146,16 @@ def test_disable_and_regenerate_need_reauth_and_send_alerts(client, user):
     client.post(reverse("mfa_verify"), {"code": totp_code(RAW)})
     for name in ("mfa_recovery_codes", "mfa_disable"):
         response = client.get(reverse(name))
-        assert "/accounts/reauthenticate/" in response["Location"]
+        assert response["Location"].startswith(reverse("sudo_confirm"))
     response = client.post(reverse("mfa_recovery_codes"))
-    assert "/accounts/reauthenticate/" in response["Location"]
-    client.post(response["Location"], {"password": PASSWORD})
+    assert response["Location"].startswith(reverse("sudo_confirm"))
+    client.post(response["Location"], {"method": "password", "password": PASSWORD})
     response = client.post(reverse("mfa_recovery_codes"))
     assert response.status_code == 200 and b"Your previous codes no longer work" in response.content
     assert "New recovery codes generated" in mail.outbox[-1].subject
-    response = client.post(reverse("mfa_disable"))
+    response = client.post(reverse("mfa_disable"))  # the password alone no longer turns MFA off
+    assert response.status_code == 200 and user.has_mfa
+    response = client.post(reverse("mfa_disable"), {"code": totp_code(RAW, offset_steps=1)})
     assert response.status_code == 302
     assert not user.has_mfa and not RecoveryCode.objects.filter(user=user).exists()
     assert "Two-factor authentication disabled" in mail.outbox[-1].subject
@@ -163,7 +165,7 @@ def test_disable_and_regenerate_need_reauth_and_send_alerts(client, user):
 def test_email_change_requires_reauthentication(client, user):
     client.force_login(user)
     response = client.post(reverse("account_email"), {"action_add": "", "email": "new@example.com"})
-    assert response.status_code == 302 and "/accounts/reauthenticate/" in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith(reverse("sudo_confirm"))
 
 
 def test_next_parameter_cannot_redirect_off_site(client, user):

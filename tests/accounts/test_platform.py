@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from accounts.models import TOTPDevice
 from cloustral import crypto
-from tests.accounts.helpers import enable_mfa
+from tests.accounts.helpers import enable_mfa, login_with_mfa
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,8 +136,7 @@ def test_rotate_encryption_keys_command(user, settings, capsys):
 
 def test_admin_never_shows_totp_secrets(client, user, make_user):
     device = enable_mfa(user, b"s" * 20)
-    admin = make_user("root@example.com", is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    login_with_mfa(client, make_user("root@example.com", is_staff=True, is_superuser=True), b"r" * 20)
     pages = [
         client.get(reverse("admin:accounts_totpdevice_changelist")),
         client.get(reverse("admin:accounts_totpdevice_change", args=[device.pk])),

@@ -3,6 +3,7 @@ import re
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuditEvent, User
@@ -67,10 +68,15 @@ def test_unverified_email_cannot_log_in_until_the_link_is_followed(client):
 
 @pytest.mark.django_db
 def test_duplicate_email_does_not_reveal_the_account(client, user):
+    fresh = signup(Client(), email="someone-new@example.com")
+    mail.outbox.clear()
     response = signup(client, email=user.email.upper())
-    # Enumeration prevention: the same "verify your email" answer, and a notice goes to the owner.
-    assert response.status_code == 302
-    assert User.objects.count() == 1
+    # Enumeration prevention: the same "verify your email" answer as a fresh sign-up...
+    assert response.status_code == 302 and response["Location"] == fresh["Location"]
+    assert User.objects.filter(email__iexact=user.email).count() == 1
+    # ...and the notice goes to the address's owner, not to whoever typed it.
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [user.email]
+    assert "already" in mail.outbox[0].body.lower()
 
 
 @pytest.mark.django_db

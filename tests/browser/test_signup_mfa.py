@@ -84,7 +84,7 @@ def test_signup_verify_enroll_totp_and_log_in_with_it(page, live_server, shot):
     page.get_by_role("link", name="Security", exact=True).first.click()
     expect(page.get_by_role("heading", level=1, name="Security")).to_be_visible()
     page.get_by_role("link", name=re.compile("set up two-factor authentication", re.I)).click()
-    if "/reauthenticate/" in page.url:  # sudo mode: the last login may be older than the timeout
+    if "/account/confirm/" in page.url:  # sudo mode: the last login may be older than the timeout
         shot("05-reauthenticate")
         password_field(page).fill(PASSWORD)
         page.get_by_role("button", name=re.compile(r"^\s*confirm\s*$", re.I)).click()

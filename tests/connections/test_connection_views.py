@@ -39,10 +39,10 @@ def aws(monkeypatch, settings):
 
 
 def sudo(user) -> Client:
-    """A client that logged in and re-entered the password just now (credential pages need it)."""
+    """A client that logged in with the password just now: a fresh proof of identity, which credential
+    pages need (accounts/sudo.py)."""
     c = Client()
     c.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
-    c.post(reverse("account_reauthenticate"), {"password": PASSWORD})
     return c
 
 
@@ -142,9 +142,10 @@ def test_access_keys_connection_and_secret_never_leaks(org, owner, aws, caplog, 
     # …not in any page (detail, edit, list) nor the admin…
     pages = [c.get(conn.get_absolute_url()), c.get(url("edit", org, conn.pk)), c.get(url("list", org))]
     staff = Client()
+    from tests.accounts.helpers import login_with_mfa
     from tests.factories import UserFactory
 
-    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+    login_with_mfa(staff, UserFactory(is_staff=True, is_superuser=True))  # the admin requires staff MFA
     pages += [
         staff.get(reverse("admin:connections_cloudconnection_changelist")),
         staff.get(reverse("admin:connections_cloudconnection_change", args=[conn.pk])),
@@ -237,7 +238,7 @@ def test_credential_pages_require_recent_password(org, owner):
     c = Client()
     c.force_login(owner)
     response = c.get(url("create", org, "aws-keys"))
-    assert response.status_code == 302 and "/accounts/reauthenticate/" in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith(reverse("sudo_confirm"))
 
 
 @pytest.mark.parametrize("member_role", ["member", "viewer"])

@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import FindingFactory, UserFactory, synced
+from tests.factories import FindingFactory, synced
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 def test_findings_and_inventory_in_the_admin_read_only(staff_client, org):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from demo import aws as demo
 from findings import lifecycle
 from findings.models import Finding, RuleStatus
 from findings.rules.catalog import builtin_catalog
-from inventory import demo, ratelimit
+from inventory import ratelimit
 from inventory.models import Resource
 from tests.connections.conftest import _fake_azure_server, fake_azure  # noqa: F401
 from tests.inventory import sync_helpers as helpers

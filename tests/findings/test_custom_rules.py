@@ -238,9 +238,12 @@ def test_duplicate_id_is_a_form_error(client_for, member, org, conn):
 
 
 def test_same_id_in_another_org_is_fine(client_for, member, org, outsider):
-    make_rule(outsider.org)
+    theirs = make_rule(outsider.org)
     response = client_for(member).post(url("custom_rule_new", org), form_data())
     assert response.status_code == 302
+    ours = CustomRule.objects.for_org(org).get()
+    assert ours.rule_id == theirs.rule_id == RULE_ID and ours.pk != theirs.pk
+    assert CustomRule.objects.for_org(outsider.org).get() == theirs  # theirs is untouched
 
 
 def test_connection_of_another_provider_is_refused(client_for, member, org):
@@ -278,9 +281,13 @@ def test_edit_changes_the_rule_and_reevaluates(
 
 
 def test_edit_keeps_its_own_id(client_for, member, org):
+    # Saving a rule under its own id is no clash with itself: the edit lands on the same row.
     custom = make_rule(org)
-    response = client_for(member).post(url("custom_rule_edit", org, custom_rule_id=custom.pk), form_data())
+    edited = EXAMPLE_RULE.replace("title: Running instance without an Owner tag", "title: Owner tag missing")
+    response = client_for(member).post(url("custom_rule_edit", org, custom_rule_id=custom.pk), form_data(edited))
     assert response.status_code == 302
+    saved = CustomRule.objects.for_org(org).get()
+    assert saved.pk == custom.pk and saved.rule_id == RULE_ID and saved.title == "Owner tag missing"
 
 
 def test_disable_resolves_and_enable_reopens(client_for, member, org, conn, fleet, django_capture_on_commit_callbacks):

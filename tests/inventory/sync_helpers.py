@@ -21,11 +21,11 @@ from botocore.exceptions import ClientError
 
 from connections import credentials
 from connections.models import CloudConnection
+from demo import azure as demo_azure
 from inventory import actions, ratelimit, sync
 from inventory.collectors import base
 from inventory.collectors.base import Rel, ResourceRecord, collector
 from inventory.models import SyncRun
-from tests.fakes import azure_arm
 from tests.inventory.collector_helpers import ACCOUNT_ID, moto_account
 
 REGIONS = ["eu-west-1", "us-east-1"]
@@ -177,10 +177,10 @@ def sync_now(connection: CloudConnection, **kwargs) -> SyncRun:
 
 # --- Azure ------------------------------------------------------------------------------------------
 
-AZURE_TENANT, AZURE_CLIENT = azure_arm.DEMO_TENANT_ID, azure_arm.DEMO_CLIENT_ID
-AZURE_SECRET = azure_arm.DEMO_CLIENT_SECRET
-PROD_SUB, PROD_NAME = azure_arm.DEMO_SUBSCRIPTIONS["prod"]
-DEV_SUB, DEV_NAME = azure_arm.DEMO_SUBSCRIPTIONS["dev"]
+AZURE_TENANT, AZURE_CLIENT = demo_azure.DEMO_TENANT_ID, demo_azure.DEMO_CLIENT_ID
+AZURE_SECRET = demo_azure.DEMO_CLIENT_SECRET
+PROD_SUB, PROD_NAME = demo_azure.DEMO_SUBSCRIPTIONS["prod"]
+DEV_SUB, DEV_NAME = demo_azure.DEMO_SUBSCRIPTIONS["dev"]
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ def azure(fake_azure, monkeypatch):
     """The fake Azure with its demo tenant: one app, subscriptions "prod" and "dev", the same web tier in
     each (tests/fakes/azure_arm.py: add_demo_estate). Rate-limit buckets are fresh for each test."""
     monkeypatch.setattr(ratelimit, "_PROCESS_BUCKETS", {})
-    azure_arm.seed_demo(fake_azure)
+    demo_azure.seed_demo(fake_azure)
     return fake_azure
 
 

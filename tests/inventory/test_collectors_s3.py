@@ -285,8 +285,13 @@ def test_bucket_deleted_mid_scan_is_skipped(ctx, buckets):
 
 
 def test_records_are_plain_data(ctx, buckets):
-    for record in collect(ctx, "aws.s3.bucket"):
-        json.dumps(asdict(record))
+    """Records cross processes and land in JSON columns: JSON must carry them unchanged (no datetimes,
+    sets or tuples hiding in the config)."""
+    records = list(collect(ctx, "aws.s3.bucket"))
+    assert sorted(r.name for r in records) == ["acme-bare", "acme-data", "acme-logs"]
+    for record in records:
+        data = asdict(record)
+        assert json.loads(json.dumps(data)) == data, record.name
 
 
 # --- The detail helpers S3 (and IAM, Lambda, KMS) share ------------------------------------------

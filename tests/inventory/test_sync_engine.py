@@ -543,3 +543,36 @@ def test_tags_and_config_are_queryable_json(cloud, connection):
             indexes = db.introspection.get_constraints(cursor, Resource._meta.db_table)
         assert {"inventory_resource_tags_gin", "inventory_resource_config_gin"} <= set(indexes)
         assert indexes["inventory_resource_tags_gin"]["type"] == "gin"
+
+
+def test_a_time_limit_in_the_calling_thread_stops_the_queued_units(settings):
+    """Celery's soft time limit lands in the thread that waits on the pool: the queued units must never
+    start (otherwise leaving the pool waits for all of them and only the hard limit ends the task)."""
+    import threading
+
+    class SoftTimeLimit(Exception):
+        pass
+
+    class Control:
+        interval = 0.01
+        cancelled = threading.Event()
+
+        def start(self, total):
+            pass
+
+        def tick(self, done):
+            raise SoftTimeLimit
+
+    started = []
+
+    def work(unit):
+        started.append(unit)
+        time.sleep(0.05)
+        return sync.UnitResult(unit, coverage.COLLECTED)
+
+    units = [sync.Unit(f"collector-{i}", "eu-west-1") for i in range(40)]
+    control = Control()
+    with pytest.raises(SoftTimeLimit):
+        sync.execute_units(units, work, control, max_workers=2)
+    assert control.cancelled.is_set()
+    assert len(started) <= 4, f"{len(started)} of 40 units ran after the time limit"

@@ -7,7 +7,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from inventory import demo, ratelimit
+from demo import aws as demo
+from inventory import ratelimit
 from inventory.collectors import base
 from inventory.models import Relationship, Resource, ResourceChange, SyncRun
 from tests.inventory import sync_helpers as helpers

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from inventory import demo, ratelimit
+from demo import aws as demo
+from inventory import ratelimit
 from inventory.models import Relationship, Resource
 from inventory.topology import (
     AGGREGATE_OVER,

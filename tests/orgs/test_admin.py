@@ -7,15 +7,14 @@ from django.urls import reverse
 
 from orgs.models import Membership
 from orgs.roles import Role
-from tests.factories import InvitationFactory, MembershipFactory, UserFactory
+from tests.factories import InvitationFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_invitation_admin_never_shows_the_token(client, org):
+def test_invitation_admin_never_shows_the_token(staff_client, org):
+    client = staff_client
     invitation = InvitationFactory(org=org)
-    staff = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(staff)
     page = client.get(reverse("admin:orgs_invitation_change", args=[invitation.pk]))
     assert page.status_code == 200
     assert invitation.token.encode() not in page.content and invitation.token_hash.encode() not in page.content
@@ -26,9 +25,8 @@ def test_invitation_admin_never_shows_the_token(client, org):
     assert client.get(reverse("admin:orgs_membership_changelist")).status_code == 200
 
 
-def test_admin_site_works_on_scoped_models(client, owner, org, member):
-    staff = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(staff)
+def test_admin_site_works_on_scoped_models(staff_client, owner, org, member):
+    client = staff_client
     row = Membership.objects.for_org(org).get(user=member)
     response = client.post(reverse("admin:orgs_membership_change", args=[row.pk]), {"role": "admin"})
     assert response.status_code == 302

@@ -18,6 +18,7 @@ from orgs.actions import OrgActionError, do_accept_invitation, do_invite, find_i
 from orgs.models import Invitation, Membership, hash_token
 from orgs.pending import PENDING_INVITATION_SESSION_KEY
 from orgs.roles import Role
+from tests.accounts.helpers import confirm_identity
 from tests.conftest import PASSWORD
 from tests.factories import InvitationFactory, UserFactory
 
@@ -102,6 +103,7 @@ def test_invite_refusals_are_form_errors(client, owner, org, member):
 
 def test_owner_may_invite_an_owner(client, owner, org):
     client.force_login(owner)
+    confirm_identity(client)  # an owner invitation needs a fresh proof of identity (accounts/sudo.py)
     assert invite(client, org, "co-owner@example.com", Role.OWNER).status_code == 302
     assert Invitation.objects.for_org(org).get().role == Role.OWNER
 

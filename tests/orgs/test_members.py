@@ -8,6 +8,7 @@ from django.urls import reverse
 from accounts.models import AuditEvent
 from orgs.models import Membership
 from orgs.roles import Role
+from tests.accounts.helpers import confirm_identity
 from tests.factories import InvitationFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +60,7 @@ def test_admin_changes_roles_and_it_applies_on_the_next_request(client, client_f
 @pytest.mark.parametrize("member_role", [Role.ADMIN])
 def test_admins_cannot_touch_owners_or_make_owners(client, owner, org, member):
     client.force_login(member)
+    confirm_identity(client)  # these need a fresh proof (accounts/sudo.py); the refusal is the point here
     owner_row = membership(owner, org)
     response = client.post(url("change_role", org, membership_id=owner_row.pk), {"role": Role.VIEWER}, follow=True)
     assert response.status_code == 200
@@ -86,6 +88,7 @@ def test_change_role_rejects_bad_input_without_500(client, owner, org, member):
 
 def test_last_owner_cannot_be_demoted_or_leave(client, owner, org, member):
     client.force_login(owner)
+    confirm_identity(client)  # a fresh proof of identity (accounts/sudo.py)
     mine = membership(owner, org)
     response = client.post(url("change_role", org, membership_id=mine.pk), {"role": Role.ADMIN}, follow=True)
     assert "owner@example.com is the last owner. Make another member an owner first, or transfer ownership." in (
@@ -112,6 +115,7 @@ def test_owner_removes_a_member_who_then_gets_404(client, client_for, owner, org
     member_client = client_for(member)
     assert member_client.get(url("dashboard", org)).status_code == 200
     client.force_login(owner)
+    confirm_identity(client)  # a fresh proof of identity (accounts/sudo.py)
     target = membership(member, org)
     assert client.get(url("remove_member", org, membership_id=target.pk)).status_code == 200  # confirmation
     response = client.post(url("remove_member", org, membership_id=target.pk), follow=True)
@@ -123,12 +127,14 @@ def test_owner_removes_a_member_who_then_gets_404(client, client_for, owner, org
 
 def test_removing_yourself_is_refused_with_a_pointer_to_leave(client, owner, org, member):
     client.force_login(owner)
+    confirm_identity(client)  # a fresh proof of identity (accounts/sudo.py)
     response = client.post(url("remove_member", org, membership_id=membership(owner, org).pk), follow=True)
     assert any("Leave organization" in m for m in messages_of(response))
 
 
 def test_transfer_ownership(client, owner, org, member):
     client.force_login(owner)
+    confirm_identity(client)  # a fresh proof of identity (accounts/sudo.py)
     target = membership(member, org)
     assert (
         b"Transfer ownership to member@example.com?"

@@ -8,8 +8,7 @@ from django.urls import reverse
 from accounts.models import AuditEvent
 from orgs.models import Invitation, Membership, Organization
 from orgs.roles import Role
-from tests.accounts.helpers import enable_mfa, totp_code
-from tests.conftest import PASSWORD
+from tests.accounts.helpers import confirm_identity, enable_mfa, totp_code
 from tests.factories import InvitationFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +34,7 @@ def verified_client(client, user):
 @pytest.mark.parametrize("member_role", [Role.ADMIN])
 def test_admin_renames_the_org(client, org, member):
     client.force_login(member)
+    confirm_identity(client)  # settings need a fresh proof of identity (accounts/sudo.py)
     page = client.get(url("settings", org))
     assert page.status_code == 200 and b'value="Acme Cloud"' in page.content
     response = client.post(url("settings", org), {"name": "  Acme   Platform "}, follow=True)
@@ -53,6 +53,7 @@ def test_admin_renames_the_org(client, org, member):
 
 def test_require_mfa_needs_the_admin_to_have_mfa(client, owner, org):
     client.force_login(owner)
+    confirm_identity(client)
     response = client.post(url("settings", org), {"name": org.name, "require_mfa": "on"})
     assert response.status_code == 200
     assert b"Turn on two-factor authentication for your own account" in response.content
@@ -62,7 +63,7 @@ def test_require_mfa_needs_the_admin_to_have_mfa(client, owner, org):
 
 def test_require_mfa_sends_members_without_it_to_enroll(client, client_for, owner, org, member):
     enable_mfa(owner, RAW)
-    owner_client = verified_client(client, owner)
+    owner_client = confirm_identity(verified_client(client, owner))
     response = owner_client.post(url("settings", org), {"name": org.name, "require_mfa": "on"}, follow=True)
     assert "Settings saved." in messages_of(response)
     org.refresh_from_db()
@@ -101,8 +102,8 @@ def test_owner_deletes_the_org_after_reauthenticating(client, owner, org, member
     earlier = AuditEvent.objects.create(action="org_renamed", org=org, actor=owner)
     client.force_login(owner)
     response = client.get(url("delete", org))
-    assert response.status_code == 302 and "/accounts/reauthenticate/" in response["Location"]
-    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("sudo_confirm"))
+    confirm_identity(client)
     response = client.post(url("delete", org), {"confirm_name": "wrong"})
     assert response.status_code == 200 and b"Type the organization" in response.content
     assert Organization.objects.filter(pk=org.pk).exists()

@@ -98,123 +98,141 @@ def _read_bucket(
     bucket: dict,
     account_pab: tuple[dict[str, bool] | None, bool] | None,
 ) -> ResourceRecord:
-    region = bucket.get("BucketRegion")
-    if not region:
-        location = details.get("region", "s3", "get_bucket_location", Bucket=name)
-        if location is not None:
-            # Buckets in us-east-1 answer null; a few legacy ones answer "EU".
-            constraint = location.get("LocationConstraint")
-            region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
-
+    """One bucket's record: each setting read by its own call; an unreadable one is None (and listed in
+    ``details.unreadable`` by ``Details``), never a guess."""
+    region = bucket.get("BucketRegion") or _bucket_location(details, name)
     config: dict[str, Any] = {"name": name, "region": region, "creation_date": iso(bucket.get("CreationDate"))}
-    relations: list[Rel] = []
+    config["encryption"] = _encryption_setting(details, name)
+    config["versioning"] = _versioning(details, name)
+    config.update(_public_access_blocks(details, name, account_pab))
+    config["policy_status"] = _policy_status(details, name)
+    config["acl"] = _acl(details, name)
+    config["logging"] = _logging(details, name)
+    config["object_ownership"] = _object_ownership(details, name)
+    tagging = details.get("tags", "s3", "get_bucket_tagging", missing=("NoSuchTagSet",), Bucket=name)
+    return ResourceRecord(
+        native_id=bucket_arn(name),
+        name=name,
+        config=details.finish(config),
+        tags=tags_dict((tagging or {}).get("TagSet")),
+        relations=_relations(config),
+        region=region or "",
+    )
 
-    encryption = details.get(
+
+def _bucket_location(details: Details, name: str) -> str | None:
+    location = details.get("region", "s3", "get_bucket_location", Bucket=name)
+    if location is None:
+        return None
+    # Buckets in us-east-1 answer null; a few legacy ones answer "EU".
+    constraint = location.get("LocationConstraint")
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(constraint, constraint)
+
+
+def _encryption_setting(details: Details, name: str) -> dict[str, Any] | None:
+    answer = details.get(
         "encryption",
         "s3",
         "get_bucket_encryption",
         missing=("ServerSideEncryptionConfigurationNotFoundError",),
         Bucket=name,
     )
-    config["encryption"] = None if encryption is None else _encryption(encryption)
-    key_id = (config["encryption"] or {}).get("kms_key_id") or ""
-    if key_id.startswith("arn:") and ":key/" in key_id:
-        relations.append(Rel("encrypted_with", key_id))
+    return None if answer is None else _encryption(answer)
 
-    versioning = details.get("versioning", "s3", "get_bucket_versioning", Bucket=name)
-    config["versioning"] = (
-        None
-        if versioning is None
-        else {
-            "status": versioning.get("Status") or "Disabled",
-            "mfa_delete": versioning.get("MFADelete") == "Enabled",
-        }
-    )
 
-    pab = details.get(
+def _versioning(details: Details, name: str) -> dict[str, Any] | None:
+    answer = details.get("versioning", "s3", "get_bucket_versioning", Bucket=name)
+    if answer is None:
+        return None
+    return {"status": answer.get("Status") or "Disabled", "mfa_delete": answer.get("MFADelete") == "Enabled"}
+
+
+def _public_access_blocks(
+    details: Details, name: str, account_pab: tuple[dict[str, bool] | None, bool] | None
+) -> dict[str, Any]:
+    """The bucket's and the account's public access blocks, and what S3 enforces from both."""
+    answer = details.get(
         "public_access_block",
         "s3",
         "get_public_access_block",
         missing=("NoSuchPublicAccessBlockConfiguration",),
         Bucket=name,
     )
-    config["public_access_block"] = None if pab is None else normalize_pab(pab.get("PublicAccessBlockConfiguration"))
+    bucket_flags = None if answer is None else normalize_pab(answer.get("PublicAccessBlockConfiguration"))
     account_flags, account_readable = account_pab or (None, False)
     if not account_readable:
         details.unreadable.append("account_public_access_block")
-    config["account_public_access_block"] = account_flags
-    if config["public_access_block"] is not None and account_flags is not None:
-        # What S3 enforces: a flag set on either level applies.
-        config["effective_public_access_block"] = {
-            key: config["public_access_block"][key] or account_flags[key] for key in _PAB_KEYS.values()
-        }
-    else:
-        config["effective_public_access_block"] = None
+    effective = None
+    if bucket_flags is not None and account_flags is not None:
+        # A flag set on either level applies.
+        effective = {key: bucket_flags[key] or account_flags[key] for key in _PAB_KEYS.values()}
+    return {
+        "public_access_block": bucket_flags,
+        "account_public_access_block": account_flags,
+        "effective_public_access_block": effective,
+    }
 
-    status = details.get(
+
+def _policy_status(details: Details, name: str) -> dict[str, bool] | None:
+    answer = details.get(
         "policy_status", "s3", "get_bucket_policy_status", missing=("NoSuchBucketPolicy",), Bucket=name
     )
-    config["policy_status"] = (
-        None
-        if status is None
-        else {
-            "has_policy": bool(status),
-            "is_public": bool((status.get("PolicyStatus") or {}).get("IsPublic", False)),
-        }
-    )
+    if answer is None:
+        return None
+    return {"has_policy": bool(answer), "is_public": bool((answer.get("PolicyStatus") or {}).get("IsPublic", False))}
 
-    acl = details.get("acl", "s3", "get_bucket_acl", Bucket=name)
-    if acl is None:
-        config["acl"] = None
-    else:
-        grants = normalize_grants(acl.get("Grants"))
-        public = sorted({g["permission"] for g in grants if g["grantee"] in PUBLIC_GRANTEES and g["permission"]})
-        config["acl"] = {
-            "owner_id": (acl.get("Owner") or {}).get("ID"),
-            "grants": grants,
-            "public_acl": bool(public),
-            "public_permissions": public,
-        }
 
-    logging = details.get("logging", "s3", "get_bucket_logging", Bucket=name)
-    if logging is None:
-        config["logging"] = None
-    else:
-        enabled = logging.get("LoggingEnabled") or {}
-        target = enabled.get("TargetBucket")
-        config["logging"] = {
-            "enabled": bool(target),
-            "target_bucket": target,
-            "target_prefix": enabled.get("TargetPrefix") if target else None,
-        }
-        if target:
-            relations.append(Rel("logs_to", bucket_arn(target)))
+def _acl(details: Details, name: str) -> dict[str, Any] | None:
+    answer = details.get("acl", "s3", "get_bucket_acl", Bucket=name)
+    if answer is None:
+        return None
+    grants = normalize_grants(answer.get("Grants"))
+    public = sorted({g["permission"] for g in grants if g["grantee"] in PUBLIC_GRANTEES and g["permission"]})
+    return {
+        "owner_id": (answer.get("Owner") or {}).get("ID"),
+        "grants": grants,
+        "public_acl": bool(public),
+        "public_permissions": public,
+    }
 
-    ownership = details.get(
+
+def _logging(details: Details, name: str) -> dict[str, Any] | None:
+    answer = details.get("logging", "s3", "get_bucket_logging", Bucket=name)
+    if answer is None:
+        return None
+    enabled = answer.get("LoggingEnabled") or {}
+    target = enabled.get("TargetBucket")
+    return {
+        "enabled": bool(target),
+        "target_bucket": target,
+        "target_prefix": enabled.get("TargetPrefix") if target else None,
+    }
+
+
+def _object_ownership(details: Details, name: str) -> str | None:
+    answer = details.get(
         "object_ownership",
         "s3",
         "get_bucket_ownership_controls",
         missing=("OwnershipControlsNotFoundError",),
         Bucket=name,
     )
-    if ownership is None:
-        config["object_ownership"] = None
-    else:
-        rules = (ownership.get("OwnershipControls") or {}).get("Rules") or [{}]
-        # No ownership controls behave as "ObjectWriter" (ACLs enabled), S3's behaviour before 2023.
-        config["object_ownership"] = rules[0].get("ObjectOwnership") or "ObjectWriter"
+    if answer is None:
+        return None
+    rules = (answer.get("OwnershipControls") or {}).get("Rules") or [{}]
+    # No ownership controls behave as "ObjectWriter" (ACLs enabled), S3's behaviour before 2023.
+    return rules[0].get("ObjectOwnership") or "ObjectWriter"
 
-    tagging = details.get("tags", "s3", "get_bucket_tagging", missing=("NoSuchTagSet",), Bucket=name)
-    tags = tags_dict((tagging or {}).get("TagSet"))
 
-    return ResourceRecord(
-        native_id=bucket_arn(name),
-        name=name,
-        config=details.finish(config),
-        tags=tags,
-        relations=list(dict.fromkeys(relations)),
-        region=region or "",
-    )
+def _relations(config: dict[str, Any]) -> list[Rel]:
+    relations = []
+    key_id = (config["encryption"] or {}).get("kms_key_id") or ""
+    if key_id.startswith("arn:") and ":key/" in key_id:
+        relations.append(Rel("encrypted_with", key_id))
+    target = (config["logging"] or {}).get("target_bucket")
+    if target:
+        relations.append(Rel("logs_to", bucket_arn(target)))
+    return relations
 
 
 def _encryption(answer: dict) -> dict[str, Any]:

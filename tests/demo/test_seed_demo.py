@@ -11,10 +11,11 @@ import pytest
 from django.core.management import call_command
 
 from connections.models import CloudConnection
-from inventory import demo, ratelimit
+from demo import aws as demo
+from demo import azure as azure_estate
+from inventory import ratelimit
 from inventory.models import Relationship, SyncRun
 from orgs.models import Organization
-from tests.fakes import azure_arm
 
 S = SyncRun.Status
 
@@ -24,7 +25,7 @@ def demo_azure(db, fake_azure, monkeypatch):
     """The fake seeded as scripts/demo seeds it, and the environment scripts/demo exports."""
     monkeypatch.setattr(ratelimit, "_PROCESS_BUCKETS", {})
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # no moto here: the AWS part is tested elsewhere
-    printed = azure_arm.seed_demo(fake_azure)
+    printed = azure_estate.seed_demo(fake_azure)
     for key in ("tenant_id", "client_id", "client_secret", "subscriptions"):
         monkeypatch.setenv(f"DEMO_AZURE_{key.upper()}", printed[key])
     return fake_azure

@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
     def _seed_aws(self, org, user) -> None:
         """A simulated AWS account in the local moto server (scripts/demo starts it), connected and scanned."""
-        from inventory import demo
+        from demo import aws as demo
 
         try:
             created = demo.seed_aws_account()
@@ -58,7 +58,7 @@ class Command(BaseCommand):
 
     def _seed_azure(self, org, user) -> None:
         """The fake Azure's demo tenant (scripts/demo starts it and passes its principal), connected and scanned."""
-        from inventory import demo
+        from demo import aws as demo
 
         principal = demo.azure_demo_principal()
         if principal is None:

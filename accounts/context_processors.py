@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from accounts.mfa import needs_second_step
+
 
 def product(request):
-    from accounts.mfa import needs_second_step
-
     # Error pages render before middleware ran (a bad Host header): there may be no request.user.
     return {
         "google_login_enabled": bool(settings.GOOGLE_CLIENT_ID and settings.GOOGLE_CLIENT_SECRET),
