@@ -22,18 +22,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The overview of the organization used last, or, for someone in none, the page to create one."""
-    from orgs.current import last_used_membership
-    from orgs.forms import OrganizationForm
-
-    membership = last_used_membership(request.user)
-    if membership is not None:
-        return redirect(membership.org)
-    return render(request, "orgs/create.html", {"form": OrganizationForm()})
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of the architecture map's data (inventory.topology.build_topology) on one crowded region.
+"""Benchmark of the architecture map's data (dashboard.topology.build_topology) on one crowded region.
 
     .venv/bin/python bench/map_topology.py [--resources 5000] [--repeat 5] [--keep]
 
@@ -183,7 +183,7 @@ def main() -> int:
     from django.test.utils import CaptureQueriesContext
 
     from connections.models import CloudConnection
-    from inventory import topology
+    from dashboard import topology
     from orgs.models import Organization
 
     org = Organization.objects.create(name="Map benchmark", slug=f"map-bench-{int(time.time())}")

@@ -367,10 +367,10 @@ def main() -> int:
         client = Client()
         client.force_login(owner)
 
-        explorer = reverse("inventory:explorer", kwargs={"org_slug": org.slug})
+        explorer = reverse("dashboard:explorer", kwargs={"org_slug": org.slug})
         pages: list[tuple[str, str]] = [
             ("baseline: members of a 1-member org", reverse("orgs:members", kwargs={"org_slug": small.slug})),
-            ("dashboard", reverse("orgs:dashboard", kwargs={"org_slug": org.slug})),
+            ("dashboard", reverse("dashboard:home", kwargs={"org_slug": org.slug})),
             ("explorer, first page", explorer),
             (
                 "explorer, filtered (type + region + tag)",
@@ -392,7 +392,7 @@ def main() -> int:
         else:
             print("  (could not follow the explorer's Next link to page 50)")
         pages += [
-            ("resource page", reverse("inventory:resource", kwargs={"org_slug": org.slug, "resource_id": sample.pk})),
+            ("resource page", reverse("dashboard:resource", kwargs={"org_slug": org.slug, "resource_id": sample.pk})),
             ("findings, open", reverse("findings:list", kwargs={"org_slug": org.slug})),
             (
                 "findings, critical cost",

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from orgs import views as org_views
 
 # Staff log in through allauth's login like everyone else (its rate limits, email verification and
 # MFA second step); the admin's own password form would bypass them. Staff without MFA are refused by
@@ -11,13 +12,14 @@ from accounts import views as account_views
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", org_views.home, name="home"),
     path("healthz", account_views.healthz, name="healthz"),
     path("account/", include("accounts.urls")),
     path("", include("orgs.urls")),  # /o/<org_slug>/... (org-scoped), /orgs/new/, /invitations/<token>/
     path("", include("connections.urls")),  # /o/<org_slug>/connections/...
-    path("", include("inventory.urls")),  # scans, /o/<org_slug>/inventory/, /resources/<id>/, /map/
+    path("", include("inventory.urls")),  # scans: /o/<org_slug>/scans/<id>/, a connection's scans and resources
     path("", include("findings.urls")),  # /o/<org_slug>/findings/, /compliance/, /rules/, /policies/
+    path("", include("dashboard.urls")),  # /o/<org_slug>/ (home), /inventory/, /resources/<id>/, /map/
     path("accounts/", include("accounts.allauth_urls")),  # the same paths as allauth's, re-authenticated first
     path("accounts/", include("allauth.urls")),
     path(settings.ADMIN_URL, admin.site.urls),

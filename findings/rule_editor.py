@@ -109,9 +109,9 @@ class RulePreview(Preview):
 
 
 def resource_url(org_slug: str, resource_id: int) -> str:
-    """The resource's page (``inventory:resource``, built by the inventory explorer)."""
+    """The resource's page (``dashboard:resource``)."""
     try:
-        return reverse("inventory:resource", kwargs={"org_slug": org_slug, "resource_id": resource_id})
+        return reverse("dashboard:resource", kwargs={"org_slug": org_slug, "resource_id": resource_id})
     except NoReverseMatch:
         # The explorer's URL is the documented /o/<org>/resources/<id>/ even before it is registered.
         return f"/o/{org_slug}/resources/{resource_id}/"

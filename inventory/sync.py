@@ -866,33 +866,59 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning
     return out
 
 
-def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outcome) -> WriteSummary:
-    """Replace the collected scopes of the connection's inventory and finish the run, in one transaction."""
-    org_id, connection_id, run_id = connection.org_id, connection.pk, run.pk
-    now = timezone.now()
-    db_now = db_connection.ops.adapt_datetimefield_value(now)
-    summary = WriteSummary()
-    regional = _regional_by_type(connection.provider)
+@dataclass(frozen=True)
+class _WriteContext:
+    """What every row a run writes shares (org, connection, run, one timestamp), and how it maps a
+    stored resource to the unit that may replace it."""
 
-    def scope_of(rtype: str, region: str, native_id: str) -> tuple[str, str] | None:
-        if rtype not in regional:
+    connection: Any
+    run_id: int
+    now: datetime
+    db_now: Any  # ``now`` adapted once for the raw INSERTs
+    regional: dict[str, bool]
+
+    @property
+    def org_id(self) -> int:
+        return self.connection.org_id
+
+    @property
+    def connection_id(self) -> int:
+        return self.connection.pk
+
+    def scope_of(self, rtype: str, region: str, native_id: str) -> tuple[str, str] | None:
+        if rtype not in self.regional:
             return None  # no collector for this type any more: never touched
         return (rtype, scope_region(rtype, region, native_id))
 
-    def change(resource_id, rtype: str, native_id: str, name: str, kind: str, diff: dict | None = None) -> tuple:
+    def change(self, resource_id, rtype: str, native_id: str, name: str, kind: str, diff: dict | None = None) -> tuple:
         return (
-            org_id,
-            connection_id,
-            run_id,
+            self.org_id,
+            self.connection_id,
+            self.run_id,
             resource_id,
             rtype,
             native_id,
             name,
             kind,
             json.dumps(diff or {}),
-            db_now,
+            self.db_now,
         )
 
+
+@dataclass
+class _ResourcePlan:
+    """How the stored resources become the collected ones; the INSERT completes it with the new ids."""
+
+    created: list[ResourceRecord] = field(default_factory=list)
+    to_update: list[Resource] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    changes: list[tuple] = field(default_factory=list)  # ResourceChange rows, in CHANGE_COLUMNS order
+    id_by_native: dict[str, int] = field(default_factory=dict)  # every resource kept or created
+    final_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, region) → resources
+
+
+def _records_by_native_id(fetch: FetchResult, summary: WriteSummary) -> dict[str, ResourceRecord]:
+    """The new state of the collected scopes, keyed by native id: built before the transaction opens."""
     new: dict[str, ResourceRecord] = {}
     for result in fetch.collected():
         for record in result.records:
@@ -900,150 +926,200 @@ def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outco
                 summary.skipped += 1  # no id, or the same resource twice in one run
                 continue
             new[record.native_id] = record
+    return new
+
+
+def _lock_run_for_write(run: SyncRun) -> None:
+    """Hold the run's row until the commit, so a cancel or a reap during the fetch writes nothing."""
+    current_run = SyncRun.objects.unscoped().select_for_update().get(pk=run.pk)
+    if current_run.cancel_requested:
+        raise WriteAborted(S.CANCELLED)
+    if current_run.status != S.RUNNING:
+        raise WriteAborted(current_run.status)
+
+
+def _plan_resources(
+    ctx: _WriteContext,
+    stored: Iterable[tuple],
+    new: dict[str, ResourceRecord],
+    collected_scopes: set[tuple[str, str]],
+    summary: WriteSummary,
+) -> _ResourcePlan:
+    """Diff the stored resources against the collected ones in one pass, without writing anything."""
+    plan = _ResourcePlan()
+    seen: set[str] = set()
+    for pk, native_id, rtype, region, name, tags, config in stored:
+        record = new.get(native_id)
+        if record is None:
+            if ctx.scope_of(rtype, region, native_id) in collected_scopes:
+                plan.deleted.append(pk)
+                plan.changes.append(ctx.change(None, rtype, native_id, name, ResourceChange.Kind.DELETED))
+            else:
+                plan.id_by_native[native_id] = pk
+                plan.final_counts[(rtype, region)] += 1
+            continue
+        seen.add(native_id)
+        plan.id_by_native[native_id] = pk
+        plan.final_counts[(record.resource_type, record.region)] += 1
+        same_place = rtype == record.resource_type and region == record.region
+        if same_place and name == record.name and tags == record.tags and config == record.config:
+            summary.unchanged += 1
+            continue
+        diff = resource_diff(
+            {"name": name, "tags": tags, "config": config},
+            {"name": record.name, "tags": record.tags, "config": record.config},
+        )
+        if not diff and same_place:
+            summary.unchanged += 1
+            continue
+        plan.to_update.append(
+            Resource(
+                pk=pk,
+                resource_type=record.resource_type,
+                region=record.region,
+                name=record.name,
+                tags=record.tags,
+                config=record.config,
+                updated_at=ctx.now,
+            )
+        )
+        plan.changes.append(
+            ctx.change(pk, record.resource_type, native_id, record.name, ResourceChange.Kind.MODIFIED, diff)
+        )
+    plan.created = [record for native_id, record in new.items() if native_id not in seen]
+    return plan
+
+
+def _insert_created(ctx: _WriteContext, plan: _ResourcePlan) -> None:
+    """Insert the new resources, then record their ids (relationships need them), counts and changes."""
+    returned = insert_rows(
+        Resource,
+        RESOURCE_COLUMNS,
+        [
+            (
+                ctx.org_id,
+                ctx.connection_id,
+                ctx.connection.provider,
+                r.resource_type,
+                r.native_id,
+                r.region,
+                r.name,
+                json.dumps(r.tags),
+                json.dumps(r.config),
+                ctx.db_now,
+                ctx.db_now,
+                ctx.db_now,
+            )
+            for r in plan.created
+        ],
+        returning=("id", "native_id"),
+    )
+    plan.id_by_native.update({native_id: pk for pk, native_id in returned})
+    for r in plan.created:
+        plan.final_counts[(r.resource_type, r.region)] += 1
+        pk = plan.id_by_native[r.native_id]
+        plan.changes.append(ctx.change(pk, r.resource_type, r.native_id, r.name, ResourceChange.Kind.CREATED))
+
+
+def _rebuild_relationships(
+    ctx: _WriteContext, new: dict[str, ResourceRecord], id_by_native: dict[str, int], summary: WriteSummary
+) -> None:
+    """Relationships belong to their source: rebuilt for every source collected by this run."""
+    desired: set[tuple[int, int, str]] = set()
+    for native_id, record in new.items():
+        source_id = id_by_native[native_id]
+        for rel in record.relations:
+            target_id = id_by_native.get(rel.target_native_id)
+            if target_id is None:
+                summary.unresolved += 1
+                continue
+            desired.add((source_id, target_id, rel.kind[:64]))
+    source_ids = {id_by_native[native_id] for native_id in new}
+    existing: set[tuple[int, int, str]] = set()
+    stale: list[int] = []
+    rels = Relationship.objects.for_org(ctx.org_id).filter(connection=ctx.connection)
+    for rel_id, source_id, target_id, kind in rels.values_list("id", "source_id", "target_id", "kind"):
+        existing.add((source_id, target_id, kind))
+        if source_id in source_ids and (source_id, target_id, kind) not in desired:
+            stale.append(rel_id)
+    for chunk in _chunks(stale):
+        Relationship.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
+    added = sorted(desired - existing)
+    insert_rows(Relationship, RELATIONSHIP_COLUMNS, [(ctx.org_id, ctx.connection_id, s, t, k) for s, t, k in added])
+    summary.relationships_created = len(added)
+    summary.relationships_deleted = len(stale)
+
+
+def _replace_daily_counts(ctx: _WriteContext, final_counts: Counter[tuple[str, str]]) -> None:
+    """Today's per-(type, region) counts for the connection: a second sync the same day overwrites them."""
+    today = ctx.now.date()
+    DailyCount.objects.for_org(ctx.org_id).filter(connection=ctx.connection, date=today).delete()
+    DailyCount.objects.bulk_create(
+        [
+            DailyCount(
+                org_id=ctx.org_id, connection_id=ctx.connection_id, date=today, resource_type=t, region=r, count=n
+            )
+            for (t, r), n in sorted(final_counts.items())
+        ],
+        batch_size=BATCH_SIZE,
+    )
+
+
+def _record_finished_run(run: SyncRun, fetch: FetchResult, outcome: Outcome, summary: WriteSummary) -> None:
+    """Finish the run inside the write's transaction: its status never says done for an uncommitted inventory."""
+    SyncRun.objects.unscoped().filter(pk=run.pk).update(
+        status=outcome.status,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        progress_done=len(fetch.results),
+        counts=outcome.counts,
+        resource_count=outcome.resource_count,
+        api_calls=fetch.api_calls,
+        created_count=summary.created,
+        modified_count=summary.modified,
+        deleted_count=summary.deleted,
+        unresolved_relations=summary.unresolved,
+        warnings=outcome.warnings,
+        coverage=outcome.coverage,
+        completeness_percent=outcome.completeness,
+    )
+
+
+def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outcome) -> WriteSummary:
+    """Replace the collected scopes of the connection's inventory and finish the run, in one transaction."""
+    now = timezone.now()
+    ctx = _WriteContext(
+        connection=connection,
+        run_id=run.pk,
+        now=now,
+        db_now=db_connection.ops.adapt_datetimefield_value(now),
+        regional=_regional_by_type(connection.provider),
+    )
+    summary = WriteSummary()
+    new = _records_by_native_id(fetch, summary)
+    collected_scopes = outcome.collected_scopes
 
     with transaction.atomic():
-        current_run = SyncRun.objects.unscoped().select_for_update().get(pk=run.pk)
-        if current_run.cancel_requested:
-            raise WriteAborted(S.CANCELLED)
-        if current_run.status != S.RUNNING:
-            raise WriteAborted(current_run.status)
-
-        resources = Resource.objects.for_org(org_id).filter(connection=connection)
-        id_by_native: dict[str, int] = {}
-        final_counts: Counter[tuple[str, str]] = Counter()
-        to_update: list[Resource] = []
-        changes: list[tuple] = []
-        deleted: list[int] = []
-        seen: set[str] = set()
+        _lock_run_for_write(run)
+        resources = Resource.objects.for_org(ctx.org_id).filter(connection=connection)
         fields = ("id", "native_id", "resource_type", "region", "name", "tags", "config")
-        for pk, native_id, rtype, region, name, tags, config in resources.values_list(*fields):
-            record = new.get(native_id)
-            if record is None:
-                if scope_of(rtype, region, native_id) in outcome.collected_scopes:
-                    deleted.append(pk)
-                    changes.append(change(None, rtype, native_id, name, ResourceChange.Kind.DELETED))
-                else:
-                    id_by_native[native_id] = pk
-                    final_counts[(rtype, region)] += 1
-                continue
-            seen.add(native_id)
-            id_by_native[native_id] = pk
-            final_counts[(record.resource_type, record.region)] += 1
-            same_place = rtype == record.resource_type and region == record.region
-            if same_place and name == record.name and tags == record.tags and config == record.config:
-                summary.unchanged += 1
-                continue
-            diff = resource_diff(
-                {"name": name, "tags": tags, "config": config},
-                {"name": record.name, "tags": record.tags, "config": record.config},
-            )
-            if not diff and same_place:
-                summary.unchanged += 1
-                continue
-            to_update.append(
-                Resource(
-                    pk=pk,
-                    resource_type=record.resource_type,
-                    region=record.region,
-                    name=record.name,
-                    tags=record.tags,
-                    config=record.config,
-                    updated_at=now,
-                )
-            )
-            changes.append(change(pk, record.resource_type, native_id, record.name, ResourceChange.Kind.MODIFIED, diff))
+        plan = _plan_resources(ctx, resources.values_list(*fields), new, collected_scopes, summary)
 
-        created = [record for native_id, record in new.items() if native_id not in seen]
-        returned = insert_rows(
-            Resource,
-            RESOURCE_COLUMNS,
-            [
-                (
-                    org_id,
-                    connection_id,
-                    connection.provider,
-                    r.resource_type,
-                    r.native_id,
-                    r.region,
-                    r.name,
-                    json.dumps(r.tags),
-                    json.dumps(r.config),
-                    db_now,
-                    db_now,
-                    db_now,
-                )
-                for r in created
-            ],
-            returning=("id", "native_id"),
-        )
-        id_by_native.update({native_id: pk for pk, native_id in returned})
-        for r in created:
-            final_counts[(r.resource_type, r.region)] += 1
-            changes.append(
-                change(id_by_native[r.native_id], r.resource_type, r.native_id, r.name, ResourceChange.Kind.CREATED)
-            )
-        update_resources(org_id, to_update)
-        for chunk in _chunks(deleted):
-            Resource.objects.for_org(org_id).filter(pk__in=chunk).delete()
-        if outcome.collected_scopes:
-            resources.filter(_scope_q(outcome.collected_scopes, regional)).update(last_seen=now)
+        _insert_created(ctx, plan)
+        update_resources(ctx.org_id, plan.to_update)
+        for chunk in _chunks(plan.deleted):
+            Resource.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
+        if collected_scopes:
+            resources.filter(_scope_q(collected_scopes, ctx.regional)).update(last_seen=now)
 
-        # Relationships belong to their source: rebuilt for every source collected by this run.
-        desired: set[tuple[int, int, str]] = set()
-        for native_id, record in new.items():
-            source_id = id_by_native[native_id]
-            for rel in record.relations:
-                target_id = id_by_native.get(rel.target_native_id)
-                if target_id is None:
-                    summary.unresolved += 1
-                    continue
-                desired.add((source_id, target_id, rel.kind[:64]))
-        source_ids = {id_by_native[native_id] for native_id in new}
-        existing: set[tuple[int, int, str]] = set()
-        stale: list[int] = []
-        rels = Relationship.objects.for_org(org_id).filter(connection=connection)
-        for rel_id, source_id, target_id, kind in rels.values_list("id", "source_id", "target_id", "kind"):
-            existing.add((source_id, target_id, kind))
-            if source_id in source_ids and (source_id, target_id, kind) not in desired:
-                stale.append(rel_id)
-        for chunk in _chunks(stale):
-            Relationship.objects.for_org(org_id).filter(pk__in=chunk).delete()
-        added = sorted(desired - existing)
-        insert_rows(Relationship, RELATIONSHIP_COLUMNS, [(org_id, connection_id, s, t, k) for s, t, k in added])
-        summary.relationships_created = len(added)
-        summary.relationships_deleted = len(stale)
+        _rebuild_relationships(ctx, new, plan.id_by_native, summary)
+        insert_rows(ResourceChange, CHANGE_COLUMNS, plan.changes)
+        _replace_daily_counts(ctx, plan.final_counts)
 
-        insert_rows(ResourceChange, CHANGE_COLUMNS, changes)
-
-        today = now.date()
-        DailyCount.objects.for_org(org_id).filter(connection=connection, date=today).delete()
-        DailyCount.objects.bulk_create(
-            [
-                DailyCount(org_id=org_id, connection_id=connection_id, date=today, resource_type=t, region=r, count=n)
-                for (t, r), n in sorted(final_counts.items())
-            ],
-            batch_size=BATCH_SIZE,
-        )
-
-        summary.created = len(created)
-        summary.modified = len(to_update)
-        summary.deleted = len(deleted)
-        SyncRun.objects.unscoped().filter(pk=run.pk).update(
-            status=outcome.status,
-            finished_at=timezone.now(),
-            heartbeat_at=timezone.now(),
-            progress_done=len(fetch.results),
-            counts=outcome.counts,
-            resource_count=outcome.resource_count,
-            api_calls=fetch.api_calls,
-            created_count=summary.created,
-            modified_count=summary.modified,
-            deleted_count=summary.deleted,
-            unresolved_relations=summary.unresolved,
-            warnings=outcome.warnings,
-            coverage=outcome.coverage,
-            completeness_percent=outcome.completeness,
-        )
+        summary.created = len(plan.created)
+        summary.modified = len(plan.to_update)
+        summary.deleted = len(plan.deleted)
+        _record_finished_run(run, fetch, outcome, summary)
     return summary
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import explorer_views, map_views, views
+from inventory import views
 
 app_name = "inventory"
 ORG = "o/<slug:org_slug>/"
@@ -12,6 +12,4 @@ urlpatterns = [
     path(f"{ORG}scans/<int:run_id>/", views.run_detail, name="run_detail"),
     path(f"{ORG}scans/<int:run_id>/progress/", views.run_progress, name="run_progress"),
     path(f"{ORG}scans/<int:run_id>/cancel/", views.cancel, name="cancel"),
-    *explorer_views.urlpatterns,
-    *map_views.urlpatterns,
 ]

@@ -33,7 +33,7 @@ class Organization(models.Model):
     def get_absolute_url(self) -> str:
         from django.urls import reverse
 
-        return reverse("orgs:dashboard", kwargs={"org_slug": self.slug})
+        return reverse("dashboard:home", kwargs={"org_slug": self.slug})
 
 
 class MembershipQuerySet(OrgScopedQuerySet):

@@ -13,7 +13,6 @@ ORG = "o/<slug:org_slug>/"
 urlpatterns = [
     path("orgs/new/", views.create_organization, name="create"),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
-    path(ORG, views.dashboard, name="dashboard"),
     path(f"{ORG}roles/", views.roles, name="roles"),
     path(f"{ORG}settings/", views.org_settings, name="settings"),
     path(f"{ORG}settings/delete/", views.delete_organization, name="delete"),

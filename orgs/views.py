@@ -18,10 +18,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import AuditEvent, TOTPDevice
 from accounts.sudo import require_sudo, sudo_required
-from inventory import dashboard as inventory_dashboard
 from orgs import actions
 from orgs.access import get_invitation_for_member, get_membership_for_member
 from orgs.actions import OrgActionError
+from orgs.current import last_used_membership
 from orgs.decorators import org_view
 from orgs.forms import ChangeRoleForm, DeleteOrganizationForm, InviteForm, OrganizationForm, OrgSettingsForm
 from orgs.models import Invitation, Membership
@@ -40,6 +40,15 @@ def _members_url(request: HttpRequest) -> str:
 
 
 @login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The overview of the organization used last, or, for someone in none, the page to create one."""
+    membership = last_used_membership(request.user)
+    if membership is not None:
+        return redirect(membership.org)
+    return render(request, "orgs/create.html", {"form": OrganizationForm()})
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def create_organization(request: HttpRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
@@ -52,31 +61,6 @@ def create_organization(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{org.name} is ready. Invite your team from the Members page.")
             return redirect(org)
     return render(request, "orgs/create.html", {"form": form})
-
-
-@org_view(_C.VIEW)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The organization's overview: inventory, findings, scans, changes and trends (inventory.dashboard),
-    or the next step for a new organization."""
-    org = request.org
-    data = inventory_dashboard.overview(org)
-    context = {
-        "dash": data,
-        "trend_days": inventory_dashboard.TREND_DAYS,
-        "member_count": Membership.objects.for_org(org).count(),
-        "pending_count": Invitation.objects.for_org(org).pending().count()
-        if request.membership.can_manage_invitations
-        else None,
-    }
-    if data.resource_trend is not None:
-        context["resource_chart"] = data.resource_trend.chart_data()
-        context["finding_chart"] = data.finding_trend.chart_data()
-        context["severity_chart"] = {
-            "labels": [b.label for b in data.findings.by_severity],
-            "keys": [b.key for b in data.findings.by_severity],
-            "values": [b.count for b in data.findings.by_severity],
-        }
-    return render(request, "orgs/dashboard.html", context)
 
 
 @org_view(_C.VIEW)

@@ -26,20 +26,20 @@ def test_the_anonymous_login_page_has_the_permissions_policy(client, db):
 
 
 def test_a_signed_in_page_is_not_stored(client_for, owner, org):
-    page = client_for(owner).get(reverse("orgs:dashboard", args=[org.slug]))
+    page = client_for(owner).get(reverse("dashboard:home", args=[org.slug]))
     assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
     assert "no-store" in page["Cache-Control"] and "private" in page["Cache-Control"]
     assert page["Permissions-Policy"] == PERMISSIONS_POLICY
 
 
 def test_an_htmx_partial_for_a_signed_in_user_is_not_stored(client_for, owner, org):
-    url = reverse("inventory:explorer", args=[org.slug])
+    url = reverse("dashboard:explorer", args=[org.slug])
     partial = client_for(owner).get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="explorer-results")
     assert partial.status_code == 200 and "no-store" in partial["Cache-Control"]
 
 
 def test_error_pages_get_the_headers_too(client_for, owner, outsider, org):
-    missing = client_for(outsider).get(reverse("orgs:dashboard", args=[org.slug]))
+    missing = client_for(outsider).get(reverse("dashboard:home", args=[org.slug]))
     assert missing.status_code == 404
     assert missing["Permissions-Policy"] == PERMISSIONS_POLICY and "no-store" in missing["Cache-Control"]
 

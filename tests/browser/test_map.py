@@ -93,11 +93,12 @@ def test_the_map_renders_filters_exports_and_opens_a_resource(page, shot):
     shot("02-expanded")
 
     # The type filter hides instances without reloading, and shows them again.
+    # (The filter applies on the change event: wait for it rather than read at once.)
     page.get_by_test_id("map-type-aws.ec2.instance").uncheck()
-    assert page.evaluate(f"{cy}.$id('r{bastion.pk}').visible()") is False
+    page.wait_for_function(f"() => !{cy}.$id('r{bastion.pk}').visible()")
     assert "type=" in page.url
     page.get_by_test_id("map-type-aws.ec2.instance").check()
-    assert page.evaluate(f"{cy}.$id('r{bastion.pk}').visible()") is True
+    page.wait_for_function(f"() => {cy}.$id('r{bastion.pk}').visible()")
 
     # Groups collapse into one box and come back, with the edges between them.
     counts = f"[{cy}.nodes().length, {cy}.edges().length]"

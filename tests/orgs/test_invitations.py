@@ -129,13 +129,13 @@ def test_existing_user_accepts_and_joins_with_the_role(client, client_for, owner
     assert membership(friend, org) is None  # GET changes nothing
 
     response = client.post(path, follow=True)
-    assert response.redirect_chain[-1][0] == url("dashboard", org)
+    assert response.redirect_chain[-1][0] == org.get_absolute_url()
     assert "Welcome to Acme Cloud. You joined as Admin." in messages_of(response)
     assert membership(friend, org).role == Role.ADMIN
     actions = set(AuditEvent.objects.filter(org=org, actor=friend).values_list("action", flat=True))
     assert {"invitation_accepted", "member_joined"} <= actions
     # Coming back to the link as a member leads to the organization.
-    assert client.get(path)["Location"] == url("dashboard", org)
+    assert client.get(path)["Location"] == org.get_absolute_url()
 
 
 def test_the_link_works_once(client_for, org):
@@ -281,8 +281,8 @@ def test_new_person_signs_up_through_the_link_and_lands_in_the_org(client, clien
 
     response = _confirm_and_log_in(client, "nina@example.com")
     assert membership(nina, org).role == Role.VIEWER
-    assert client.get(response["Location"])["Location"] == url("dashboard", org)
-    page = client.get(url("dashboard", org)).content.decode()
+    assert client.get(response["Location"])["Location"] == org.get_absolute_url()
+    page = client.get(org.get_absolute_url()).content.decode()
     assert 'data-testid="my-role">Viewer<' in page
     assert PENDING_INVITATION_SESSION_KEY not in client.session
     assert Membership.objects.for_user(nina).count() == 1
@@ -297,7 +297,7 @@ def test_signing_up_through_an_invitation_may_also_create_an_own_org(client, org
     names = set(Membership.objects.for_user(both).values_list("org__name", "role"))
     assert names == {("Mine", "owner"), ("Acme Cloud", "admin")}
     # The invited organization was joined last: that is where they land.
-    assert client.get(response["Location"])["Location"] == url("dashboard", org)
+    assert client.get(response["Location"])["Location"] == org.get_absolute_url()
 
 
 def test_without_an_invitation_the_org_name_stays_required(client):
@@ -313,7 +313,7 @@ def test_existing_user_logging_in_from_the_link_joins(client, org):
     response = client.post(login_url, {"login": back.email, "password": PASSWORD})
     assert response.status_code == 302
     assert membership(back, org).role == Role.MEMBER
-    assert client.get(response["Location"], follow=True).redirect_chain[-1][0] == url("dashboard", org)
+    assert client.get(response["Location"], follow=True).redirect_chain[-1][0] == org.get_absolute_url()
 
 
 def test_logging_in_as_someone_else_keeps_the_invitation_for_its_owner(client, org):

@@ -88,8 +88,8 @@ def test_there_are_org_routes_to_check():
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_unknown_and_foreign_org_slugs_are_the_same_404(method, victim, attacker):
-    foreign = getattr(attacker, method)(reverse("orgs:dashboard", kwargs={"org_slug": victim.org.slug}))
-    missing = getattr(attacker, method)(reverse("orgs:dashboard", kwargs={"org_slug": "no-such-org"}))
+    foreign = getattr(attacker, method)(reverse("dashboard:home", kwargs={"org_slug": victim.org.slug}))
+    missing = getattr(attacker, method)(reverse("dashboard:home", kwargs={"org_slug": "no-such-org"}))
     assert foreign.status_code == missing.status_code == 404
     assert victim.org.name.encode() not in foreign.content
 

@@ -113,14 +113,14 @@ def test_last_owner_cannot_be_demoted_or_leave(client, owner, org, member):
 
 def test_owner_removes_a_member_who_then_gets_404(client, client_for, owner, org, member):
     member_client = client_for(member)
-    assert member_client.get(url("dashboard", org)).status_code == 200
+    assert member_client.get(org.get_absolute_url()).status_code == 200
     client.force_login(owner)
     confirm_identity(client)  # a fresh proof of identity (accounts/sudo.py)
     target = membership(member, org)
     assert client.get(url("remove_member", org, membership_id=target.pk)).status_code == 200  # confirmation
     response = client.post(url("remove_member", org, membership_id=target.pk), follow=True)
     assert "member@example.com was removed from Acme Cloud." in messages_of(response)
-    assert member_client.get(url("dashboard", org)).status_code == 404
+    assert member_client.get(org.get_absolute_url()).status_code == 404
     event = AuditEvent.objects.get(action="member_removed")
     assert (event.org, event.actor, event.target) == (org, owner, "member@example.com")
 
@@ -156,7 +156,7 @@ def test_anyone_can_leave(client, owner, org, member):
     assert client.get(url("leave", org)).status_code == 200
     response = client.post(url("leave", org), follow=True)
     assert "You left Acme Cloud." in messages_of(response)
-    assert client.get(url("dashboard", org)).status_code == 404
+    assert client.get(org.get_absolute_url()).status_code == 404
 
 
 def test_members_page_query_count_does_not_grow_with_members(client, owner, org, django_assert_max_num_queries):
@@ -178,9 +178,9 @@ def test_dashboard_query_count(client, owner, org, django_assert_max_num_queries
         MembershipFactory(org=org)
         InvitationFactory(org=org, invited_by=owner)
     client.force_login(owner)
-    client.get(url("dashboard", org))
+    client.get(org.get_absolute_url())
     with django_assert_max_num_queries(11):
-        assert client.get(url("dashboard", org)).status_code == 200
+        assert client.get(org.get_absolute_url()).status_code == 200
 
 
 @pytest.mark.parametrize("bad_id", [0, 2**63, 10**30])

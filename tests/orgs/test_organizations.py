@@ -83,9 +83,9 @@ def test_home_goes_to_the_last_used_organization(client, owner, org):
     second = OrganizationFactory(name="Second Org")
     MembershipFactory(user=owner, org=second, role=Role.VIEWER)
     client.force_login(owner)
-    client.get(reverse("orgs:dashboard", kwargs={"org_slug": second.slug}))
+    client.get(reverse("dashboard:home", kwargs={"org_slug": second.slug}))
     assert client.get(reverse("home"))["Location"] == f"/o/{second.slug}/"
-    client.get(reverse("orgs:dashboard", kwargs={"org_slug": org.slug}))
+    client.get(reverse("dashboard:home", kwargs={"org_slug": org.slug}))
     assert client.get(reverse("home"))["Location"] == f"/o/{org.slug}/"
 
 
@@ -93,7 +93,7 @@ def test_switcher_shows_the_current_org_and_the_others(client, owner, org):
     second = OrganizationFactory(name="Second Org")
     MembershipFactory(user=owner, org=second, role=Role.VIEWER)
     client.force_login(owner)
-    page = client.get(reverse("orgs:dashboard", kwargs={"org_slug": second.slug})).content.decode()
+    page = client.get(reverse("dashboard:home", kwargs={"org_slug": second.slug})).content.decode()
     assert 'data-testid="current-org">Second Org<' in page
     assert f'href="/o/{org.slug}/"' in page  # switch to the other one
     assert 'href="/orgs/new/"' in page
@@ -107,13 +107,13 @@ def test_dashboard_shows_real_information(client, owner, org, member):
 
     InvitationFactory(org=org, email="soon@example.com")
     client.force_login(owner)
-    page = client.get(reverse("orgs:dashboard", kwargs={"org_slug": org.slug})).content.decode()
+    page = client.get(reverse("dashboard:home", kwargs={"org_slug": org.slug})).content.decode()
     assert "2 members" in page
     assert 'data-testid="my-role">Owner<' in page
     assert 'data-testid="pending-count">1<' in page
 
     client.force_login(member)
-    page = client.get(reverse("orgs:dashboard", kwargs={"org_slug": org.slug})).content.decode()
+    page = client.get(reverse("dashboard:home", kwargs={"org_slug": org.slug})).content.decode()
     assert 'data-testid="my-role">Member<' in page
     assert 'data-testid="pending-count"' not in page  # for those who manage invitations
     assert "soon@example.com" not in page  # the list of invitations is on the Members page

@@ -122,7 +122,7 @@ def test_each_role_gets_what_the_matrix_says(route, method, role, client, db, of
 
 def test_the_role_test_sees_the_org_views():
     names = {route.name for route, _ in CASES}
-    assert {"orgs:dashboard", "orgs:members", "orgs:settings", "orgs:audit_log", "orgs:transfer_ownership"} <= names
+    assert {"dashboard:home", "orgs:members", "orgs:settings", "orgs:audit_log", "orgs:transfer_ownership"} <= names
 
 
 def test_403_page_is_friendly(client, org, member):

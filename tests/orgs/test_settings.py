@@ -71,19 +71,19 @@ def test_require_mfa_sends_members_without_it_to_enroll(client, client_for, owne
     assert AuditEvent.objects.filter(action="org_mfa_required", org=org, actor=owner).exists()
 
     member_client = client_for(member)
-    for name in ("dashboard", "members", "roles"):
-        response = member_client.get(url(name, org))
-        assert response.status_code == 302 and response["Location"] == reverse("mfa_setup"), name
-    response = member_client.get(url("dashboard", org), follow=True)
+    for page in (org.get_absolute_url(), url("members", org), url("roles", org)):
+        response = member_client.get(page)
+        assert response.status_code == 302 and response["Location"] == reverse("mfa_setup"), page
+    response = member_client.get(org.get_absolute_url(), follow=True)
     assert "Acme Cloud requires two-factor authentication. Set it up to continue to the organization." in (
         messages_of(response)
     )
     # Leaving stays possible; people with MFA are not bothered.
     assert member_client.get(url("leave", org)).status_code == 200
-    assert owner_client.get(url("dashboard", org)).status_code == 200
+    assert owner_client.get(org.get_absolute_url()).status_code == 200
     # Once enrolled, the member gets in.
     enable_mfa(member, RAW)
-    assert verified_client(member_client, member).get(url("dashboard", org)).status_code == 200
+    assert verified_client(member_client, member).get(org.get_absolute_url()).status_code == 200
 
     # Turning it off again is audited as well.
     owner_client.post(url("settings", org), {"name": org.name})
@@ -94,7 +94,7 @@ def test_require_mfa_sends_members_without_it_to_enroll(client, client_for, owne
 
 def test_outsiders_are_404_before_any_mfa_redirect(client_for, org, outsider):
     Organization.objects.filter(pk=org.pk).update(require_mfa=True)
-    assert client_for(outsider).get(url("dashboard", org)).status_code == 404
+    assert client_for(outsider).get(org.get_absolute_url()).status_code == 404
 
 
 def test_owner_deletes_the_org_after_reauthenticating(client, owner, org, member):

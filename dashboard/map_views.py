@@ -1,5 +1,5 @@
 """The architecture map: the page (scope selectors, type filter, legend, the canvas) and its data, the
-Cytoscape elements of ``inventory.topology.build_topology`` for the same parameters.
+Cytoscape elements of ``dashboard.topology.build_topology`` for the same parameters.
 
 Parameters (both views): ``connection`` (id), ``region``, ``network`` (a VPC/VNet's resource id),
 ``type`` (repeatable, a map type), and for the data only ``expand`` (aggregate node ids). A malformed
@@ -18,7 +18,7 @@ from django.urls import path, reverse
 
 from connections.access import get_connection_for_member
 from connections.models import CloudConnection
-from inventory import topology
+from dashboard import topology
 from inventory.models import GLOBAL_REGION, Resource
 from orgs.decorators import org_view
 from orgs.roles import Capability
@@ -117,7 +117,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
     )
     context: dict[str, object] = {"connections": connections}
     if not connections:
-        return render(request, "inventory/map.html", context)
+        return render(request, "dashboard/map.html", context)
     status = 200
     try:
         params = parse_params(request)
@@ -146,10 +146,10 @@ def map_page(request: HttpRequest) -> HttpResponse:
             if t.rtype.split(".", 1)[0] in providers
         ],
         has_resources=scope.filter(resource_type__in=[*topology.MAP_TYPES, *topology.CONTAINER_TYPES]).exists(),
-        data_url=reverse("inventory:map_data", kwargs={"org_slug": request.org.slug}) + _query_string(params.query()),
+        data_url=reverse("dashboard:map_data", kwargs={"org_slug": request.org.slug}) + _query_string(params.query()),
         export_name=f"cloustral-map-{request.org.slug}",
     )
-    return render(request, "inventory/map.html", context, status=status)
+    return render(request, "dashboard/map.html", context, status=status)
 
 
 @org_view(Capability.VIEW)

@@ -1,4 +1,4 @@
-"""inventory.topology.build_topology: containment from the relationships the collectors emit, exposure
+"""dashboard.topology.build_topology: containment from the relationships the collectors emit, exposure
 (public AND open to the world), findings on nodes, aggregation, the node limit, bounded queries; and the
 same on the real shapes: the demo AWS account synced from moto and the fake Azure's demo estate."""
 
@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from demo import aws as demo
-from inventory import ratelimit
-from inventory.models import Relationship, Resource
-from inventory.topology import (
+from dashboard.topology import (
     AGGREGATE_OVER,
     INTERNET_ID,
     TopologyError,
     build_topology,
     format_ports,
 )
+from demo import aws as demo
+from inventory import ratelimit
+from inventory.models import Relationship, Resource
 from tests.factories import CloudConnectionFactory, FindingFactory, RelationshipFactory, ResourceFactory
 from tests.inventory import sync_helpers as helpers
 

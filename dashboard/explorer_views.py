@@ -1,6 +1,6 @@
 """The inventory explorer (filters in the URL, keyset pages, CSV/JSON export) and the resource page
 (configuration, tags, relationships, findings, change history, baseline). Thin: the logic lives in
-``inventory/explorer.py``; each page runs a fixed number of queries whatever the inventory's size.
+``dashboard/explorer.py``; each page runs a fixed number of queries whatever the inventory's size.
 
 htmx: the explorer's filter form and its sort/pager links fetch only the results region
 (``HX-Target: explorer-results``), the change timeline's pager only the timeline; both push the URL, so
@@ -18,9 +18,9 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
+from dashboard import explorer as ex
 from findings.models import SEVERITY_ORDER, Finding
 from findings.views.baselines import baseline_panel_context
-from inventory import explorer as ex
 from inventory.access import get_resource_for_member
 from inventory.models import Relationship, ResourceChange
 from orgs.decorators import org_view
@@ -100,7 +100,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "results_target": RESULTS_TARGET,
     }
     partial = _htmx_target(request) == RESULTS_TARGET
-    response = render(request, "inventory/_explorer_results.html" if partial else "inventory/explorer.html", context)
+    response = render(request, "dashboard/_explorer_results.html" if partial else "dashboard/explorer.html", context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
@@ -190,7 +190,7 @@ def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
     resource = get_resource_for_member(request, resource_id)
     context = {"resource": resource, **_timeline(request, resource)}
     if _htmx_target(request) == TIMELINE_TARGET:
-        response = render(request, "inventory/_change_timeline.html", context)
+        response = render(request, "dashboard/_change_timeline.html", context)
         patch_vary_headers(response, ["HX-Request", "HX-Target"])
         return response
 
@@ -219,7 +219,7 @@ def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
             "baseline_panel": baseline_panel_context(request, resource),
         }
     )
-    response = render(request, "inventory/resource.html", context)
+    response = render(request, "dashboard/resource.html", context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 

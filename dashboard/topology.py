@@ -618,7 +618,7 @@ def _severity_max(a: str | None, b: str | None) -> str | None:
 
 def _resource_url_template(org) -> str:
     """The resource page's URL with ``{id}`` for the id: reversed once, not per node."""
-    url = reverse("inventory:resource", kwargs={"org_slug": org.slug, "resource_id": 987654321})
+    url = reverse("dashboard:resource", kwargs={"org_slug": org.slug, "resource_id": 987654321})
     return url.replace("987654321", "{id}")
 
 
@@ -707,52 +707,81 @@ class _Builder:
         return f"r{rid}"
 
     def build(self, *, shown_types, network, expand, limit, total_cut) -> Topology:
-        records, placement = self.records, self.placement
-        counts: dict[str, int] = defaultdict(int)
-        for rec in records.values():
-            if rec.rtype in MAP_TYPES:
-                counts[rec.rtype] += 1
-
-        # What is in scope: one network's subtree, or everything loaded.
-        def in_scope(container: int | None) -> bool:
-            return network is None or (container is not None and placement.network(container) == network)
-
-        containers = [
-            rid
-            for rid, rec in records.items()
-            if rec.rtype in CONTAINER_TYPES and (network is None or placement.network(rid) == network)
-        ]
-        workloads = [
-            rid for rid, rec in records.items() if rec.rtype in shown_types and in_scope(placement.parent.get(rid))
-        ]
+        """The map of what is in scope: nodes, edges, the types legend and the stats."""
+        containers, workloads = self._scope(network, shown_types)
         total = total_cut if total_cut is not None else len(workloads)
-        if network is not None:
-            counts = defaultdict(int)
-            for rid, rec in records.items():
-                if rec.rtype in MAP_TYPES and in_scope(placement.parent.get(rid)):
-                    counts[rec.rtype] += 1
-
-        parent_node: dict[str, str] = {}  # node id → parent node id
-        groups: dict[str, dict] = {}  # region / services nodes
-        for rid in containers:
-            rec = records[rid]
-            net = placement.network_of_subnet.get(rid) if rec.rtype in SUBNET_TYPES else None
-            parent_node[self.rnode(rid)] = self.rnode(net) if net is not None else self._region(groups, rec)
-        by_group: dict[tuple[str, str], list[int]] = defaultdict(list)  # (parent node, type) → resources
-        for rid in workloads:
-            rec = records[rid]
-            container = placement.parent.get(rid)
-            parent = self.rnode(container) if container is not None else self._services(groups, rec)
-            by_group[(parent, rec.rtype)].append(rid)
-        for members in by_group.values():
-            members.sort(key=lambda r: (records[r].name.lower(), r))
+        groups: dict[str, dict] = {}  # region / services nodes, created as they are needed
+        parent_node = self._container_parents(containers, groups)
+        by_group = self._group_workloads(workloads, groups)
 
         threshold, display = self._aggregate(by_group, containers, groups, expand, limit)
         nodes_before = len(containers) + len(groups) + len(workloads)
         display, shown, truncated = self._truncate(display, parent_node, groups, containers, limit)
         truncated = truncated or total_cut is not None
+        children, roots = self._layout_tree(display, containers, parent_node, groups)
+        positions = _layout(children, roots)
 
-        # Tree for the layout: every displayed node under its parent.
+        topology = Topology(total=total, shown=shown, truncated=truncated)
+        self._emit(topology, display, groups, parent_node, positions, children)
+        topology.types = self._types_legend(self._type_counts(network), shown_types)
+        if truncated:
+            topology.message = (
+                f"Showing {shown:,} of {total:,} resources: narrow the map by connection, region or VPC/VNet."
+            )
+        exposed = sum(1 for rid in workloads if rid in self.exposure.ports)
+        topology.stats = self._stats(topology, exposed, nodes_before, threshold)
+        return topology
+
+    def _in_network(self, rid: int | None, network: int | None) -> bool:
+        """Whether ``rid`` is in scope: in the network asked for, or anywhere when none is."""
+        return network is None or (rid is not None and self.placement.network(rid) == network)
+
+    def _scope(self, network: int | None, shown_types) -> tuple[list[int], list[int]]:
+        """(the containers in scope, the resources of the shown types placed in scope)."""
+        records, placement = self.records, self.placement
+        containers = [
+            rid for rid, rec in records.items() if rec.rtype in CONTAINER_TYPES and self._in_network(rid, network)
+        ]
+        workloads = [
+            rid
+            for rid, rec in records.items()
+            if rec.rtype in shown_types and self._in_network(placement.parent.get(rid), network)
+        ]
+        return containers, workloads
+
+    def _type_counts(self, network: int | None) -> dict[str, int]:
+        """Map resources in scope per type, whatever the type filter (for the legend)."""
+        counts: dict[str, int] = defaultdict(int)
+        for rid, rec in self.records.items():
+            if rec.rtype in MAP_TYPES and self._in_network(self.placement.parent.get(rid), network):
+                counts[rec.rtype] += 1
+        return counts
+
+    def _container_parents(self, containers: list[int], groups: dict[str, dict]) -> dict[str, str]:
+        """Node id → parent node id for the containers: a subnet in its network, a network in its region."""
+        parent_node: dict[str, str] = {}
+        for rid in containers:
+            rec = self.records[rid]
+            net = self.placement.network_of_subnet.get(rid) if rec.rtype in SUBNET_TYPES else None
+            parent_node[self.rnode(rid)] = self.rnode(net) if net is not None else self._region(groups, rec)
+        return parent_node
+
+    def _group_workloads(self, workloads: list[int], groups: dict[str, dict]) -> dict[tuple[str, str], list[int]]:
+        """(parent node, type) → its resources by name: in their container, else in regional services."""
+        records = self.records
+        by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for rid in workloads:
+            rec = records[rid]
+            container = self.placement.parent.get(rid)
+            parent = self.rnode(container) if container is not None else self._services(groups, rec)
+            by_group[(parent, rec.rtype)].append(rid)
+        for members in by_group.values():
+            members.sort(key=lambda r: (records[r].name.lower(), r))
+        return by_group
+
+    def _layout_tree(self, display, containers, parent_node, groups) -> tuple[dict[str, list[str]], list[str]]:
+        """(every displayed node under its parent, in display order; the top-level groups)."""
+        records = self.records
         children: dict[str, list[str]] = defaultdict(list)
         shown_containers = [rid for rid in containers if self.rnode(rid) in display["containers"]]
         for rid in sorted(shown_containers, key=lambda r: (records[r].rtype in SUBNET_TYPES, records[r].name, r)):
@@ -764,12 +793,12 @@ class _Builder:
                 children[group["parent"]].append(gid)
         self._order(children, display, parent_node, groups)
         roots = sorted((g for g in display["groups"] if not groups[g].get("parent")), key=lambda g: groups[g]["sort"])
-        positions = _layout(children, roots)
+        return children, roots
 
-        topology = Topology(total=total, shown=shown, truncated=truncated)
-        self._emit(topology, display, groups, parent_node, positions, children)
-        exposed = sum(1 for rid in workloads if rid in self.exposure.ports)
-        topology.types = [
+    @staticmethod
+    def _types_legend(counts: dict[str, int], shown_types) -> list[dict]:
+        """The type filter's entries: the types present in scope or asked for."""
+        return [
             {
                 "type": rtype,
                 "label": info.label,
@@ -780,13 +809,13 @@ class _Builder:
             for rtype, info in MAP_TYPES.items()
             if counts.get(rtype) or rtype in shown_types
         ]
-        if truncated:
-            topology.message = (
-                f"Showing {shown:,} of {total:,} resources: narrow the map by connection, region or VPC/VNet."
-            )
-        topology.stats = {
-            "resources": total,
-            "shown": shown,
+
+    @staticmethod
+    def _stats(topology: Topology, exposed: int, nodes_before: int, threshold: int) -> dict[str, Any]:
+        """The map's figures (for the page's footer and the benchmark)."""
+        return {
+            "resources": topology.total,
+            "shown": topology.shown,
             "exposed": exposed,
             "nodes_before_aggregation": nodes_before,
             "nodes": sum(1 for n in topology.nodes if n["data"]["kind"] not in ("badge", "internet")),
@@ -795,7 +824,6 @@ class _Builder:
             "aggregates": sum(1 for n in topology.nodes if n["data"]["kind"] == "aggregate"),
             "aggregate_over": threshold,
         }
-        return topology
 
     def _order(self, children: dict[str, list[str]], display, parent_node, groups) -> None:
         """Exposed resources and the groups holding them first (top left, under the Internet node, so
@@ -922,136 +950,155 @@ class _Builder:
         )
 
     def _emit(self, topology: Topology, display, groups, parent_node, positions, children) -> None:
-        records, exposure = self.records, self.exposure
-        several = len({g["conn"] for g in groups.values()}) > 1
+        """The Cytoscape elements of what is displayed: groups, containers, leaves, edges, the Internet."""
         nodes, edges = topology.nodes, topology.edges
+        several = len({g["conn"] for g in groups.values()}) > 1
         for gid in sorted(display["groups"], key=lambda g: groups[g]["sort"]):
-            group = groups[gid]
-            if group["kind"] == "region":
-                label = group["region"] + (f" · {self.names.get(group['conn'], '')}" if several else "")
-            else:
-                label = "Regional services"
-            data = {"id": gid, "label": label, "kind": group["kind"], "region": group["region"]}
-            if group["parent"]:
-                data["parent"] = group["parent"]
-            nodes.append({"data": data, "classes": group["kind"]})
+            nodes.append(self._group_node(gid, groups[gid], several))
         for nid in sorted(display["containers"], key=lambda n: int(n[1:])):
-            rec = records[int(nid[1:])]
-            kind = "network" if rec.rtype in NETWORK_TYPES else "subnet"
-            data = {
-                "id": nid,
-                "label": f"{CONTAINER_LABELS[rec.rtype]} {rec.name}",
-                "name": rec.name,
-                "kind": kind,
-                "rtype": rec.rtype,
-                "resource_id": rec.id,
-                "url": self.url.format(id=rec.id),
-                "parent": parent_node[nid],
-                "region": rec.region,
-            }
-            self._findings(data, [rec.id])
-            classes = [kind]
-            if nid not in children:
-                classes.append("empty")
-            node = {"data": data, "classes": " ".join(classes + self._sev_class(data))}
-            if nid in positions:
-                node["position"] = _xy(positions[nid])
-            nodes.append(node)
-
-        display_of: dict[int, str] = {}
+            nodes.append(self._container_node(nid, parent_node[nid], positions, empty=nid not in children))
         for item in display["leaves"]:
-            for m in item["members"]:
-                display_of[m] = item["id"]
-        for item in display["leaves"]:
-            nid = item["id"]
-            members = item["members"]
-            if nid.startswith("agg:"):
-                info = MAP_TYPES[item["rtype"]]
-                data = {
-                    "id": nid,
-                    "label": f"{len(members)} × {info.label}",
-                    "kind": "aggregate",
-                    "rtype": item["rtype"],
-                    "family": info.family,
-                    "parent": item["parent"],
-                    "count": len(members),
-                    "members": members,
-                }
-                ports = [r for m in members for r in exposure.ports.get(m, [])]
-                exposed_count = sum(1 for m in members if m in exposure.ports)
-                if exposed_count:
-                    data["exposed_count"] = exposed_count
-            else:
-                rec = records[members[0]]
-                info = MAP_TYPES[rec.rtype]
-                short = info.short
-                if rec.rtype == "aws.elbv2.load_balancer" and rec.cfg.get("type"):
-                    short = {"application": "ALB", "network": "NLB", "gateway": "GWLB"}.get(rec.cfg["type"], short)
-                data = {
-                    "id": nid,
-                    "label": f"{rec.name}\n{short}",
-                    "name": rec.name,
-                    "kind": "resource",
-                    "rtype": rec.rtype,
-                    "family": info.family,
-                    "parent": item["parent"],
-                    "resource_id": rec.id,
-                    "url": self.url.format(id=rec.id),
-                    "region": rec.region,
-                }
-                ports = exposure.ports.get(rec.id, [])
-                if rec.rtype in (AWS_SG, AZ_NSG) and exposure.open.get(rec.id):
-                    data["open_ports"] = format_ports(exposure.open[rec.id])
-                state = str(rec.cfg.get("state") or rec.cfg.get("power_state") or "").lower()
-                if state:
-                    data["state"] = state
-            self._findings(data, members)
-            classes = [data["kind"], data["family"]]
-            if ports:
-                data["exposed"] = True
-                data["ports"] = format_ports(ports)
-                classes.append("exposed")
-                edges.append(
-                    {
-                        "data": {"id": f"exp:{nid}", "source": INTERNET_ID, "target": nid, "label": data["ports"]},
-                        "classes": "exposure",
-                    }
-                )
-            if data.get("open_ports"):
-                classes.append("open")
-            if data.get("state") in STOPPED_STATES:
-                classes.append("stopped")
-            node = {"data": data, "classes": " ".join(classes + self._sev_class(data))}
-            if nid in positions:
-                node["position"] = _xy(positions[nid])
-            nodes.append(node)
-            if data.get("findings") and nid in positions:
-                x, y = positions[nid]
-                nodes.append(
-                    {
-                        "data": {
-                            "id": f"badge:{nid}",
-                            "parent": item["parent"],
-                            "kind": "badge",
-                            "owner": nid,
-                            "rtype": data["rtype"],
-                            "label": str(data["findings"]) if data["findings"] < 100 else "99+",
-                            "severity": data["severity"],
-                        },
-                        "position": {"x": round(x + 22), "y": round(y - 22)},
-                        "classes": f"badge sev-{data['severity']}",
-                    }
-                )
+            self._emit_leaf(topology, item, positions)
+        display_of = {m: item["id"] for item in display["leaves"] for m in item["members"]}
         self._relation_edges(edges, display_of)
         if any(e["classes"] == "exposure" for e in edges):
-            xs = [p[0] for p in positions.values()] or [0.0]
-            nodes.append(  # above the top-left corner of the map (the layout starts at y = 0)
-                {
-                    "data": {"id": INTERNET_ID, "label": "Internet", "kind": "internet"},
-                    "position": {"x": round(min(xs)), "y": -110},
-                    "classes": "internet",
-                }
-            )
+            nodes.append(self._internet_node(positions))
+
+    def _group_node(self, gid: str, group: dict, several: bool) -> dict:
+        """A region (named with its connection when the map has several) or its regional services."""
+        if group["kind"] == "region":
+            label = group["region"] + (f" · {self.names.get(group['conn'], '')}" if several else "")
+        else:
+            label = "Regional services"
+        data = {"id": gid, "label": label, "kind": group["kind"], "region": group["region"]}
+        if group["parent"]:
+            data["parent"] = group["parent"]
+        return {"data": data, "classes": group["kind"]}
+
+    def _container_node(self, nid: str, parent: str, positions, *, empty: bool) -> dict:
+        """A VPC/VNet or a subnet."""
+        rec = self.records[int(nid[1:])]
+        kind = "network" if rec.rtype in NETWORK_TYPES else "subnet"
+        data = {
+            "id": nid,
+            "label": f"{CONTAINER_LABELS[rec.rtype]} {rec.name}",
+            "name": rec.name,
+            "kind": kind,
+            "rtype": rec.rtype,
+            "resource_id": rec.id,
+            "url": self.url.format(id=rec.id),
+            "parent": parent,
+            "region": rec.region,
+        }
+        self._findings(data, [rec.id])
+        return self._node(data, [kind, "empty"] if empty else [kind], positions)
+
+    def _emit_leaf(self, topology: Topology, item: dict, positions) -> None:
+        """One leaf (aggregate or resource) with its exposure edge and its findings badge."""
+        nid, members = item["id"], item["members"]
+        data, ports = self._aggregate_data(item) if nid.startswith("agg:") else self._resource_data(item)
+        self._findings(data, members)
+        classes = [data["kind"], data["family"]]
+        if ports:
+            data["exposed"] = True
+            data["ports"] = format_ports(ports)
+            classes.append("exposed")
+            topology.edges.append(self._exposure_edge(nid, data["ports"]))
+        if data.get("open_ports"):
+            classes.append("open")
+        if data.get("state") in STOPPED_STATES:
+            classes.append("stopped")
+        topology.nodes.append(self._node(data, classes, positions))
+        if data.get("findings") and nid in positions:
+            topology.nodes.append(self._badge(item, data, positions[nid]))
+
+    def _aggregate_data(self, item: dict) -> tuple[dict, list[Range]]:
+        """An aggregate's node data and its exposed members' port ranges."""
+        members, ports_of = item["members"], self.exposure.ports
+        info = MAP_TYPES[item["rtype"]]
+        data = {
+            "id": item["id"],
+            "label": f"{len(members)} × {info.label}",
+            "kind": "aggregate",
+            "rtype": item["rtype"],
+            "family": info.family,
+            "parent": item["parent"],
+            "count": len(members),
+            "members": members,
+        }
+        exposed_count = sum(1 for m in members if m in ports_of)
+        if exposed_count:
+            data["exposed_count"] = exposed_count
+        return data, [r for m in members for r in ports_of.get(m, [])]
+
+    def _resource_data(self, item: dict) -> tuple[dict, list[Range]]:
+        """A resource's node data and its exposed port ranges."""
+        rec = self.records[item["members"][0]]
+        info = MAP_TYPES[rec.rtype]
+        short = info.short
+        if rec.rtype == "aws.elbv2.load_balancer" and rec.cfg.get("type"):
+            short = {"application": "ALB", "network": "NLB", "gateway": "GWLB"}.get(rec.cfg["type"], short)
+        data = {
+            "id": item["id"],
+            "label": f"{rec.name}\n{short}",
+            "name": rec.name,
+            "kind": "resource",
+            "rtype": rec.rtype,
+            "family": info.family,
+            "parent": item["parent"],
+            "resource_id": rec.id,
+            "url": self.url.format(id=rec.id),
+            "region": rec.region,
+        }
+        if rec.rtype in (AWS_SG, AZ_NSG) and self.exposure.open.get(rec.id):
+            data["open_ports"] = format_ports(self.exposure.open[rec.id])
+        state = str(rec.cfg.get("state") or rec.cfg.get("power_state") or "").lower()
+        if state:
+            data["state"] = state
+        return data, self.exposure.ports.get(rec.id, [])
+
+    def _node(self, data: dict, classes: list[str], positions) -> dict:
+        """A node element with its severity class, at its computed position if it has one."""
+        node = {"data": data, "classes": " ".join(classes + self._sev_class(data))}
+        if data["id"] in positions:
+            node["position"] = _xy(positions[data["id"]])
+        return node
+
+    @staticmethod
+    def _badge(item: dict, data: dict, position: tuple[float, float]) -> dict:
+        """The findings count pinned to a leaf's top-right corner."""
+        x, y = position
+        return {
+            "data": {
+                "id": f"badge:{item['id']}",
+                "parent": item["parent"],
+                "kind": "badge",
+                "owner": item["id"],
+                "rtype": data["rtype"],
+                "label": str(data["findings"]) if data["findings"] < 100 else "99+",
+                "severity": data["severity"],
+            },
+            "position": {"x": round(x + 22), "y": round(y - 22)},
+            "classes": f"badge sev-{data['severity']}",
+        }
+
+    @staticmethod
+    def _exposure_edge(nid: str, ports: str) -> dict:
+        """Internet → an exposed leaf, labelled with its open ports."""
+        return {
+            "data": {"id": f"exp:{nid}", "source": INTERNET_ID, "target": nid, "label": ports},
+            "classes": "exposure",
+        }
+
+    @staticmethod
+    def _internet_node(positions) -> dict:
+        """The synthetic Internet node, above the top-left corner of the map (the layout starts at y = 0)."""
+        xs = [p[0] for p in positions.values()] or [0.0]
+        return {
+            "data": {"id": INTERNET_ID, "label": "Internet", "kind": "internet"},
+            "position": {"x": round(min(xs)), "y": -110},
+            "classes": "internet",
+        }
 
     def _relation_edges(self, edges: list[dict], display_of: dict[int, str]) -> None:
         """Load balancers → their targets (AWS: through target groups; Azure: backend NICs' VMs), and

@@ -1,4 +1,4 @@
-"""The organization dashboard: its numbers (inventory/dashboard.py), its stages from a new organization to
+"""The organization dashboard: its numbers (dashboard/overview.py), its stages from a new organization to
 everyday use, its links, its charts' data, and a bounded number of queries on a large organization."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard import overview as dashboard
 from findings.models import DailyFindingCount, Finding
-from inventory import dashboard
 from inventory.models import DailyCount, Resource, ResourceChange, SyncRun
 from tests.factories import CloudConnectionFactory, FindingFactory, ResourceFactory, SyncRunFactory, synced
 
@@ -24,7 +24,7 @@ VM = "azure.compute.vm"
 
 
 def url(org) -> str:
-    return reverse("orgs:dashboard", kwargs={"org_slug": org.slug})
+    return reverse("dashboard:home", kwargs={"org_slug": org.slug})
 
 
 def page_of(client, org) -> str:
@@ -414,7 +414,7 @@ def test_charts_data_is_embedded_with_30_points(client_for, owner, org, inventor
     # The canvases, the script (with the CSP nonce) and the fallbacks for screen readers and no JS.
     for canvas in ("resources-chart", "findings-chart", "severity-chart"):
         assert f'<canvas id="{canvas}"' in page
-    assert re.search(r'<script src="/static/js/dashboard.js" defer nonce="[^"]+"></script>', page)
+    assert re.search(r'<script src="/static/dashboard/js/dashboard.js" defer nonce="[^"]+"></script>', page)
     assert re.search(r'<script src="/static/vendor/chart.umd.min.js" defer nonce="[^"]+"></script>', page)
     assert "From 0 to 8 resources over 30 days." in page  # no data before day -10
     assert page.count("<summary>Show the numbers</summary>") == 2

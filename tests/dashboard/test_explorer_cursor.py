@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from inventory import explorer as ex
+from dashboard import explorer as ex
 from tests.factories import CloudConnectionFactory, ResourceFactory
 
 
@@ -77,7 +77,7 @@ def test_page_after_gives_the_first_page_for_forgeries(org, resources, sort, tok
 def test_page_partial_and_export_answer_a_forged_cursor(client_for, member, org, resources, sort, token):
     c = client_for(member)
     query = urlencode({"sort": sort, "cursor": token})
-    url = reverse("inventory:explorer", args=[org.slug]) + "?" + query
+    url = reverse("dashboard:explorer", args=[org.slug]) + "?" + query
 
     page = c.get(url)
     html = page.content.decode()
@@ -90,7 +90,7 @@ def test_page_partial_and_export_answer_a_forged_cursor(client_for, member, org,
     assert "out of date or damaged" in html and html.count('data-testid="resource-row"') == 3
 
     for fmt in ("csv", "json"):
-        export = c.get(reverse("inventory:explorer_export", args=[org.slug, fmt]) + "?" + query)
+        export = c.get(reverse("dashboard:explorer_export", args=[org.slug, fmt]) + "?" + query)
         assert export.status_code == 200
         body = b"".join(export.streaming_content).decode()
         rows = json.loads(body) if fmt == "json" else body.strip().splitlines()[1:]
@@ -105,7 +105,7 @@ def test_a_genuine_time_cursor_still_pages(client_for, member, org):
     first, nxt, _ = ex.page_after(qs, "-last_seen", None, size=2)
     assert ex.decode_cursor(nxt, "-last_seen").value == datetime(2024, 5, 4, tzinfo=UTC)
     page = client_for(member).get(
-        reverse("inventory:explorer", args=[org.slug]) + "?" + urlencode({"sort": "-last_seen", "cursor": nxt})
+        reverse("dashboard:explorer", args=[org.slug]) + "?" + urlencode({"sort": "-last_seen", "cursor": nxt})
     )
     html = page.content.decode()
     assert page.status_code == 200 and "out of date or damaged" not in html

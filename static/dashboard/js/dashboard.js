@@ -1,4 +1,4 @@
-// The organization dashboard's charts (templates/orgs/dashboard.html), drawn with Chart.js 4
+// The organization dashboard's charts (templates/dashboard/home.html), drawn with Chart.js 4
 // (static/vendor/chart.umd.min.js). The data is embedded by the page with json_script, so no inline
 // script is needed (the CSP forbids them); each canvas names its data element in data-source.
 // Without JavaScript the page still has the numbers: a summary and a table next to each chart.

@@ -13,11 +13,11 @@ SSH_WORLD = {"direction": "ingress", "protocol": "tcp", "from_port": 22, "to_por
 
 
 def map_url(org, **query) -> str:
-    return _with_query(reverse("inventory:map", kwargs={"org_slug": org.slug}), query)
+    return _with_query(reverse("dashboard:map", kwargs={"org_slug": org.slug}), query)
 
 
 def data_url(org, **query) -> str:
-    return _with_query(reverse("inventory:map_data", kwargs={"org_slug": org.slug}), query)
+    return _with_query(reverse("dashboard:map_data", kwargs={"org_slug": org.slug}), query)
 
 
 def _with_query(url: str, query: dict) -> str:
@@ -84,7 +84,7 @@ def test_the_page_has_scope_selectors_type_filter_legend_and_canvas(client_for, 
     assert 'value="aws.ec2.security_group" data-testid' in html  # off by default
     assert "azure.compute.vm" not in html  # an AWS connection: AWS types only
     assert f'data-data-url="/o/{org.slug}/map/data.json?connection={estate["conn"].pk}"' in html
-    assert 'nonce="' in html and "js/map.js" in html and "vendor/cytoscape.min.js" in html
+    assert 'nonce="' in html and "dashboard/js/map.js" in html and "vendor/cytoscape.min.js" in html
     assert 'id="__________cytoscape_stylesheet"' in html  # Cytoscape's own <style> would break the CSP
 
 
@@ -159,7 +159,7 @@ def test_data_json_shape(client_for, owner, org, estate):
     nodes = {n["data"]["id"]: n for n in body["elements"]["nodes"]}
     web = nodes[f"r{estate['web'].pk}"]
     assert web["data"]["url"] == reverse(
-        "inventory:resource", kwargs={"org_slug": org.slug, "resource_id": estate["web"].pk}
+        "dashboard:resource", kwargs={"org_slug": org.slug, "resource_id": estate["web"].pk}
     )
     assert web["data"]["parent"] == f"r{estate['subnet'].pk}"
     assert web["data"]["exposed"] is True and web["data"]["ports"] == "22"

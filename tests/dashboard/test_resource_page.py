@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from dashboard import explorer as ex
 from findings.models import Baseline, Finding
-from inventory import explorer as ex
 from inventory.models import Relationship, Resource, ResourceChange
 from orgs.roles import Role
 from tests.factories import (
@@ -36,7 +36,7 @@ CONFIG = {
 
 
 def url(name: str, org, resource_id: int) -> str:
-    return reverse(f"inventory:{name}", args=[org.slug, resource_id])
+    return reverse(f"dashboard:{name}", args=[org.slug, resource_id])
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_relationships_in_both_directions_are_links(client_for, member, org, res
 
 
 def test_relationships_are_bounded_with_a_count_of_the_rest(client_for, member, org, resource, conn, monkeypatch):
-    from inventory import explorer_views
+    from dashboard import explorer_views
 
     monkeypatch.setattr(explorer_views, "RELATIONSHIP_LIMIT", 10)
     targets = Resource.objects.bulk_create(

@@ -1,4 +1,4 @@
-// The architecture map (templates/inventory/map.html). Fetches the elements from data.json (positions are
+// The architecture map (templates/dashboard/map.html). Fetches the elements from data.json (positions are
 // computed by the server: Cytoscape's "preset" layout renders thousands of nodes at once), then:
 // click a resource → its page; click an aggregate → fetch it expanded; double-click a group → collapse or
 // expand it here; type checkboxes → hide or show without a reload; Fit; PNG and SVG exports.

@@ -15,8 +15,8 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from dashboard import explorer as ex
 from findings.models import Finding
-from inventory import explorer as ex
 from inventory.models import Resource
 from orgs.roles import Role
 from tests.factories import CloudConnectionFactory, FindingFactory, ResourceFactory
@@ -25,12 +25,12 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def explorer_url(org, query: str = "") -> str:
-    url = reverse("inventory:explorer", args=[org.slug])
+    url = reverse("dashboard:explorer", args=[org.slug])
     return f"{url}?{query}" if query else url
 
 
 def export_url(org, fmt: str, query: str = "") -> str:
-    url = reverse("inventory:explorer_export", args=[org.slug, fmt])
+    url = reverse("dashboard:explorer_export", args=[org.slug, fmt])
     return f"{url}?{query}" if query else url
 
 
@@ -330,7 +330,7 @@ def test_the_explorer_lists_resources_with_facts(client_for, member, org, world)
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count('data-testid="resource-row"') == 4
-    assert reverse("inventory:resource", args=[org.slug, world["web"].pk]) in html
+    assert reverse("dashboard:resource", args=[org.slug, world["web"].pk]) in html
     assert 'data-testid="result-count">4<' in html
     # 12:00 UTC is 21:00 in Tokyo.
     assert "2024-05-01 21:00" in html and "Asia/Tokyo" in html
@@ -340,7 +340,7 @@ def test_the_explorer_lists_resources_with_facts(client_for, member, org, world)
     assert 'class="ex-tag-k">team<' in html and 'class="ex-tag-v">web<' in html
     # Facets with counts, export links, the search box.
     assert "aws.rds.instance" in html and 'name="q"' in html
-    assert reverse("inventory:explorer_export", args=[org.slug, "csv"]) in html
+    assert reverse("dashboard:explorer_export", args=[org.slug, "csv"]) in html
 
 
 def test_filters_in_the_url_are_shown_and_shareable(client_for, member, org, world):
