@@ -23,9 +23,19 @@ class Organization(models.Model):
         default=False, help_text="Members without two-factor authentication must enroll before they see org data."
     )
     created_at = models.DateTimeField(default=timezone.now)
+    processing_paused_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set while an owner has paused all processing (the right to restriction): no scans, no "
+        "automations, until they resume.",
+    )
 
     class Meta:
         ordering = ["name", "id"]
+
+    @property
+    def processing_paused(self) -> bool:
+        return self.processing_paused_at is not None
 
     def __str__(self) -> str:
         return self.name
