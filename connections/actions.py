@@ -43,7 +43,8 @@ def run_check(connection: CloudConnection) -> CheckResult:
         ) from None
 
 
-def _apply(connection: CloudConnection, result: CheckResult) -> None:
+def apply_check(connection: CloudConnection, result: CheckResult) -> None:
+    """Record a successful check on the (unsaved) connection: verified now, with what the cloud said."""
     connection.status = CloudConnection.Status.VERIFIED
     connection.last_checked_at = timezone.now()
     connection.last_check_code = ""
@@ -87,7 +88,7 @@ def build_connection(org, auth_method: str, data: dict, *, external_id: str = ""
 def do_create_connection(request: HttpRequest, connection: CloudConnection) -> CloudConnection:
     """Test first; save only what works. Raises ConnectionCheckError and saves nothing on failure."""
     result = run_check(connection)
-    _apply(connection, result)
+    apply_check(connection, result)
     connection.created_by = request.user
     with transaction.atomic():
         connection.save()
@@ -128,7 +129,7 @@ def do_update_connection(request: HttpRequest, connection: CloudConnection, data
         changed.append("secret")
     credential_fields = {"role_arn", "azure_cloud", "tenant_id", "client_id", "subscriptions", "secret"}
     if credential_fields & set(changed):
-        _apply(connection, run_check(connection))
+        apply_check(connection, run_check(connection))
     if changed:
         with transaction.atomic():
             connection.save()
@@ -169,7 +170,7 @@ def do_test_connection(request: HttpRequest, connection: CloudConnection) -> Con
     """Test on demand and record the outcome on the connection. Returns the error, if any."""
     error = None
     try:
-        _apply(connection, run_check(connection))
+        apply_check(connection, run_check(connection))
     except ConnectionCheckError as exc:
         error = exc
         connection.status = CloudConnection.Status.FAILED

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import boto3
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from connections.models import CloudConnection, new_external_id
 
@@ -35,6 +34,7 @@ REGION = "us-east-1"
 DEMO_REGIONS = ["us-east-1", "eu-west-1"]
 MARKER_TAG = {"Key": "cloustral:demo", "Value": "true"}
 CONNECTION_NAME = "Demo AWS"
+ACCOUNT_ALIAS = "cloustral-demo"
 AZURE_CONNECTION_NAME = "Demo Azure"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -257,6 +257,8 @@ def _seed_network_and_compute(session: boto3.Session, region: str, *, small: boo
 
 
 def _seed_global(session: boto3.Session) -> None:
+    iam = session.client("iam")
+    iam.create_account_alias(AccountAlias=ACCOUNT_ALIAS)  # what "Test connection" reads back
     s3 = session.client("s3", region_name=REGION)
     logs = f"demo-logs-{ACCOUNT_ID}"
     assets = f"demo-public-assets-{ACCOUNT_ID}"
@@ -346,8 +348,9 @@ def _seed_global(session: boto3.Session) -> None:
 
 
 def ensure_demo_connection(org, user=None) -> CloudConnection:
-    """The verified role connection to the simulated account (created once)."""
-    from connections.providers import aws as aws_provider
+    """The verified role connection to the simulated account (created once). Raises ConnectionCheckError
+    when the simulated account cannot be reached."""
+    from connections import actions
 
     connection = CloudConnection.objects.for_org(org).filter(name=CONNECTION_NAME).first()
     if connection is None:
@@ -360,16 +363,11 @@ def ensure_demo_connection(org, user=None) -> CloudConnection:
             external_id=new_external_id(),
             created_by=user,
         )
-    try:
-        regions = aws_provider.discover_regions(boto3.Session(region_name=REGION))
-    except Exception:  # an unreachable moto server: keep what we had
-        logger.exception("demo: could not list regions")
-        regions = connection.enabled_regions or DEMO_REGIONS
-    connection.aws_account_id = ACCOUNT_ID
-    connection.aws_account_alias = "cloustral-demo"
-    connection.enabled_regions = regions
-    connection.selected_regions = [r for r in DEMO_REGIONS if r in regions]  # a quick scan for the demo
-    connection.status = CloudConnection.Status.VERIFIED
+    # Verified the way every connection is: the real check (AssumeRole, identity, alias, regions), so
+    # "Test connection" later reads back the same values and "Last checked" is set.
+    connection.selected_regions = DEMO_REGIONS
+    actions.apply_check(connection, actions.run_check(connection))
+    connection.selected_regions = [r for r in DEMO_REGIONS if r in connection.enabled_regions]  # a quick scan
     connection.enabled = True
     with transaction.atomic():
         connection.save()
@@ -431,11 +429,7 @@ def ensure_demo_azure_connection(org, principal: AzureDemoPrincipal, user=None) 
     connection.client_id = principal.client_id
     connection.subscriptions = [{"id": sid, "name": "", "state": ""} for sid in principal.subscription_ids]
     credentials.store_secret(connection, {"client_secret": principal.client_secret})
-    result = actions.run_check(connection)
-    connection.subscriptions = result.subscriptions
-    connection.status = CloudConnection.Status.VERIFIED
-    connection.last_checked_at = timezone.now()
-    connection.last_check_code = connection.last_check_message = ""
+    actions.apply_check(connection, actions.run_check(connection))
     connection.enabled = True
     with transaction.atomic():
         connection.save()

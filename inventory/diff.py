@@ -7,6 +7,7 @@ Dictionaries are compared key by key, recursively; lists and scalars as whole va
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -36,3 +37,30 @@ def resource_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[st
     for field in ("name", "tags", "config"):
         _walk(field, old.get(field), new.get(field), out)
     return dict(sorted(out.items()))
+
+
+def strip_volatile(config: Any, keys: tuple[str, ...]) -> Any:
+    """``config`` without the keys that change on every read, for comparing two scans. A key is dotted
+    (``credential_report.generated_time``); ``[]`` steps into every item of a list
+    (``access_keys[].last_used_date``). The stored config keeps them: rules still judge their values."""
+    if not keys or not isinstance(config, dict):
+        return config
+    stripped = copy.deepcopy(config)
+    for key in keys:
+        _drop(stripped, key.split("."))
+    return stripped
+
+
+def _drop(node: Any, steps: list[str]) -> None:
+    step, rest = steps[0], steps[1:]
+    items = step.endswith("[]")
+    name = step[:-2] if items else step
+    if not isinstance(node, dict) or name not in node:
+        return
+    if not rest:
+        del node[name]
+    elif items and isinstance(node[name], list):
+        for item in node[name]:
+            _drop(item, rest)
+    elif not items:
+        _drop(node[name], rest)

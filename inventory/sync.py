@@ -61,9 +61,9 @@ from django.utils import timezone
 
 from cloustral.logging import redact_value
 from inventory import hooks
-from inventory.collectors.base import Collector, ResourceRecord, collectors_for
+from inventory.collectors.base import Collector, ResourceRecord, collectors_for, volatile_keys
 from inventory.coverage import is_per_subscription, scope_region, subscription_scope
-from inventory.diff import resource_diff
+from inventory.diff import resource_diff, strip_volatile
 from inventory.models import (
     COLLECTED,
     DENIED,
@@ -911,6 +911,7 @@ class _ResourcePlan:
 
     created: list[ResourceRecord] = field(default_factory=list)
     to_update: list[Resource] = field(default_factory=list)
+    refreshed: list[Resource] = field(default_factory=list)  # only volatile values moved: no change event
     deleted: list[int] = field(default_factory=list)
     changes: list[tuple] = field(default_factory=list)  # ResourceChange rows, in CHANGE_COLUMNS order
     id_by_native: dict[str, int] = field(default_factory=dict)  # every resource kept or created
@@ -965,12 +966,26 @@ def _plan_resources(
         if same_place and name == record.name and tags == record.tags and config == record.config:
             summary.unchanged += 1
             continue
+        volatile = volatile_keys(record.resource_type)
         diff = resource_diff(
-            {"name": name, "tags": tags, "config": config},
-            {"name": record.name, "tags": record.tags, "config": record.config},
+            {"name": name, "tags": tags, "config": strip_volatile(config, volatile)},
+            {"name": record.name, "tags": record.tags, "config": strip_volatile(record.config, volatile)},
         )
         if not diff and same_place:
+            # Only values that change on every read moved: store them (rules read them), no change event.
             summary.unchanged += 1
+            if config != record.config:
+                plan.refreshed.append(
+                    Resource(
+                        pk=pk,
+                        resource_type=rtype,
+                        region=region,
+                        name=name,
+                        tags=tags,
+                        config=record.config,
+                        updated_at=ctx.now,
+                    )
+                )
             continue
         plan.to_update.append(
             Resource(
@@ -1106,7 +1121,7 @@ def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outco
         plan = _plan_resources(ctx, resources.values_list(*fields), new, collected_scopes, summary)
 
         _insert_created(ctx, plan)
-        update_resources(ctx.org_id, plan.to_update)
+        update_resources(ctx.org_id, plan.to_update + plan.refreshed)
         for chunk in _chunks(plan.deleted):
             Resource.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
         if collected_scopes:

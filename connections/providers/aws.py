@@ -59,6 +59,15 @@ def validate_role_arn(arn: str) -> str:
             "(copy it from the stack's Outputs tab or the role's summary page).",
             field="role_arn",
         )
+    if not arn.startswith("arn:aws:"):
+        # Cloustral's own identity lives in the commercial partition; it cannot assume a role in AWS China
+        # or GovCloud (separate partitions with their own STS), so such a connection could never scan.
+        raise ConnectionCheckError(
+            "partition_unsupported",
+            "AWS China and AWS GovCloud (US) accounts are not supported yet: Cloustral can only reach roles in "
+            "the commercial partition (an ARN starting with arn:aws:iam::).",
+            field="role_arn",
+        )
     return arn
 
 

@@ -66,6 +66,9 @@ class Collector:
     service: str  # the API service, for rate limits and coverage
     regional: bool
     func: Callable[[CollectContext], Iterator[ResourceRecord]]
+    # Config keys whose value changes on every read (last-used dates, report times): stored, judged by
+    # rules, but never a change event (``inventory.diff.strip_volatile`` reads this syntax).
+    volatile: tuple[str, ...] = ()
 
     @property
     def full_type(self) -> str:
@@ -75,11 +78,13 @@ class Collector:
 _REGISTRY: dict[str, Collector] = {}
 
 
-def collector(provider: str, resource_type: str, *, service: str, regional: bool = True):
+def collector(
+    provider: str, resource_type: str, *, service: str, regional: bool = True, volatile: tuple[str, ...] = ()
+):
     """Register ``func`` as the collector of ``provider.resource_type``."""
 
     def register(func: Callable[[CollectContext], Iterator[ResourceRecord]]):
-        entry = Collector(provider, resource_type, service, regional, func)
+        entry = Collector(provider, resource_type, service, regional, func, volatile)
         if entry.full_type in _REGISTRY and _REGISTRY[entry.full_type].func is not func:
             raise ValueError(f"Two collectors for {entry.full_type}")
         _REGISTRY[entry.full_type] = entry
@@ -94,3 +99,8 @@ def collectors_for(provider: str) -> list[Collector]:
 
 def get_collector(full_type: str) -> Collector:
     return _REGISTRY[full_type]
+
+
+def volatile_keys(full_type: str) -> tuple[str, ...]:
+    entry = _REGISTRY.get(full_type)
+    return entry.volatile if entry else ()

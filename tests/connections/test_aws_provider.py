@@ -70,12 +70,20 @@ def test_malformed_role_arn(arn, platform_identity):
     assert exc.value.code == "malformed_arn" and exc.value.field == "role_arn"
 
 
-def test_sovereign_partition_arns_are_accepted():
-    assert aws.validate_role_arn("arn:aws-us-gov:iam::123456789012:role/R").endswith("role/R")
-    assert (
-        aws.validate_role_arn(" arn:aws-cn:iam::123456789012:role/path/R ")
-        == "arn:aws-cn:iam::123456789012:role/path/R"
-    )
+@pytest.mark.parametrize(
+    "arn", ["arn:aws-us-gov:iam::123456789012:role/R", " arn:aws-cn:iam::123456789012:role/path/R "]
+)
+def test_sovereign_partition_arns_are_refused_clearly(arn, platform_identity):
+    """Our identity cannot assume a role outside the commercial partition: refuse up front, by name,
+    rather than accept a connection that can never scan."""
+    with pytest.raises(ConnectionCheckError) as exc:
+        aws.check(AwsCredentials(role_arn=arn, external_id="ext-123"))
+    assert exc.value.code == "partition_unsupported" and exc.value.field == "role_arn"
+    assert "GovCloud" in exc.value.message and "China" in exc.value.message
+
+
+def test_commercial_partition_arns_are_accepted():
+    assert aws.validate_role_arn(" arn:aws:iam::123456789012:role/path/R ") == "arn:aws:iam::123456789012:role/path/R"
 
 
 class StubbedClients:

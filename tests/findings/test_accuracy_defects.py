@@ -89,3 +89,28 @@ def test_protocol_all_open_to_the_world_exposes_database_ports(org, owner, aws):
     _sync(org, owner)
     opened = _open(org, "aws-ec2-sg-database-ports-open-world")
     assert "wide-open" in opened and "web-only" not in opened
+
+
+def test_last_used_values_of_iam_are_declared_volatile():
+    """Each scan uses the scanning role: its last use must never be reported as a change (the engine's
+    side of this is tested in tests/inventory/test_sync_engine.py)."""
+    from inventory.collectors.base import volatile_keys
+
+    assert "last_used" in volatile_keys("aws.iam.role")
+    assert {"password_last_used", "access_keys[].last_used_date"} <= set(volatile_keys("aws.iam.user"))
+    assert "credential_report.generated_time" in volatile_keys("aws.iam.root_account")
+
+
+def test_the_demo_connection_is_verified_by_a_real_check_and_testing_it_keeps_its_alias(org, owner, aws, rf):
+    from connections import actions
+
+    assert demo.seed_aws_account(allow_real_endpoint=True)
+    connection = demo.ensure_demo_connection(org, owner)
+    connection.refresh_from_db()
+    assert connection.status == "verified" and connection.last_checked_at is not None  # never "Verified, Never"
+    assert connection.aws_account_alias == demo.ACCOUNT_ALIAS
+    request = rf.post("/")
+    request.user = owner
+    assert actions.do_test_connection(request, connection) is None
+    connection.refresh_from_db()
+    assert connection.aws_account_alias == demo.ACCOUNT_ALIAS

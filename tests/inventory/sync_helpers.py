@@ -77,7 +77,9 @@ class FakeCloud:
         self.calls: Counter[tuple[str, str]] = Counter()  # units started
         self.served: Counter[tuple[str, str]] = Counter()  # units that got past their first API call
 
-    def register(self, resource_type: str, *, regional: bool = True, service: str = "ec2") -> str:
+    def register(
+        self, resource_type: str, *, regional: bool = True, service: str = "ec2", volatile: tuple[str, ...] = ()
+    ) -> str:
         full_type = f"aws.{resource_type}"
 
         def fake_collector(ctx):
@@ -93,7 +95,7 @@ class FakeCloud:
                 yield copy.deepcopy(record)
 
         fake_collector.__name__ = f"fake_{resource_type.replace('.', '_')}"
-        collector("aws", resource_type, service=service, regional=regional)(fake_collector)
+        collector("aws", resource_type, service=service, regional=regional, volatile=volatile)(fake_collector)
         return full_type
 
     def add(

@@ -576,3 +576,35 @@ def test_a_time_limit_in_the_calling_thread_stops_the_queued_units(settings):
         sync.execute_units(units, work, control, max_workers=2)
     assert control.cancelled.is_set()
     assert len(started) <= 4, f"{len(started)} of 40 units ran after the time limit"
+
+
+def test_values_that_change_on_every_read_are_stored_but_never_a_change(cloud, connection):
+    """The scanning role's last use moves with every scan (and last-used dates with any use): the record
+    keeps the new value for the rules, but no change event and no "modified" count."""
+    role = cloud.register("fake.role", regional=False, service="iam", volatile=("last_used", "keys[].last_used"))
+    cloud.add(
+        role, "global", "scanner", config={"last_used": {"date": "2026-01-01"}, "keys": [{"id": "k", "last_used": "a"}]}
+    )
+    sync_now(connection)
+    scanner = cloud.find(role, "global", "scanner")
+    scanner.config = {"last_used": {"date": "2026-01-02"}, "keys": [{"id": "k", "last_used": "b"}]}
+    quiet = sync_now(connection)
+    assert (quiet.created_count, quiet.modified_count, quiet.deleted_count) == (0, 0, 0)
+    assert not ResourceChange.objects.for_org(connection.org).filter(sync_run=quiet).exists()
+    stored = Resource.objects.for_org(connection.org).get(native_id=scanner.native_id)
+    assert stored.config["last_used"] == {"date": "2026-01-02"}  # the rules see today's value
+
+    scanner.config = {"last_used": {"date": "2026-01-03"}, "keys": [{"id": "k2", "last_used": "b"}]}
+    real = sync_now(connection)
+    assert real.modified_count == 1
+    change = ResourceChange.objects.for_org(connection.org).get(sync_run=real)
+    assert list(change.diff) == ["config.keys"]
+
+
+def test_strip_volatile_reaches_into_lists_and_leaves_the_original_alone():
+    from inventory.diff import strip_volatile
+
+    config = {"a": 1, "report": {"at": "t", "keep": 2}, "keys": [{"id": 1, "used": "x"}, {"id": 2}], "n": None}
+    stripped = strip_volatile(config, ("report.at", "keys[].used", "missing.path", "n.deeper"))
+    assert stripped == {"a": 1, "report": {"keep": 2}, "keys": [{"id": 1}, {"id": 2}], "n": None}
+    assert config["report"]["at"] == "t" and config["keys"][0]["used"] == "x"

@@ -171,7 +171,18 @@ def mask_key_id(access_key_id: str | None) -> str | None:
     return None if not access_key_id else "****" + access_key_id[-4:]
 
 
-@collector("aws", "iam.user", service="iam", regional=False)
+@collector(
+    "aws",
+    "iam.user",
+    service="iam",
+    regional=False,
+    volatile=(
+        "password_last_used",
+        "access_keys[].last_used_date",
+        "access_keys[].last_used_service",
+        "access_keys[].last_used_region",
+    ),
+)
 def users(ctx: CollectContext) -> Iterator[ResourceRecord]:
     for page in ctx.paginate("iam", "list_users"):
         for record in fan_out(ctx, partial(_user_record, ctx), page.get("Users") or []):
@@ -270,7 +281,8 @@ def _read_user(ctx: CollectContext, user: dict) -> ResourceRecord:
 # --- Roles ---------------------------------------------------------------------------------------
 
 
-@collector("aws", "iam.role", service="iam", regional=False)
+# The role Cloustral scans with is "used" by every scan: its last use is never a change.
+@collector("aws", "iam.role", service="iam", regional=False, volatile=("last_used",))
 def roles(ctx: CollectContext) -> Iterator[ResourceRecord]:
     for page in ctx.paginate("iam", "list_roles"):
         for record in fan_out(ctx, partial(_role_record, ctx), page.get("Roles") or []):
@@ -520,7 +532,19 @@ def _root_row(answer: dict) -> dict[str, str] | None:
     return None
 
 
-@collector("aws", "iam.root_account", service="iam", regional=False)
+@collector(
+    "aws",
+    "iam.root_account",
+    service="iam",
+    regional=False,
+    volatile=(
+        "password_last_used",
+        "credential_report.generated_time",
+        "credential_report.password_last_used",
+        "credential_report.access_key_1_last_used_date",
+        "credential_report.access_key_2_last_used_date",
+    ),
+)
 def root_account(ctx: CollectContext) -> Iterator[ResourceRecord]:
     summary = ctx.call("iam", "get_account_summary").get("SummaryMap") or {}
     details = Details(ctx)
