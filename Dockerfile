@@ -38,8 +38,8 @@ COPY --from=assets /src/static/vendor/ static/vendor/
 RUN DEBUG=false STATIC_MANIFEST=true SECRET_KEY=build-time-only-collectstatic-key \
         ENCRYPTION_KEYS="build:$(python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
         python manage.py collectstatic --noinput \
-    && mkdir -p /app/data \
-    && chown cloustral:cloustral /app/data
+    && mkdir -p /app/data/exports \
+    && chown -R cloustral:cloustral /app/data
 
 USER cloustral
 EXPOSE 8000

@@ -25,6 +25,16 @@ class AccountAdapter(DefaultAccountAdapter):
                 raise ImmediateHttpResponse(respond_429(request)) from None
             raise
 
+    def add_message(self, request, level, message_template=None, message_context=None, extra_tags="", message=None):
+        """No "Successfully signed in" while the second factor is still to come: the MFA page says it
+        once the code is accepted."""
+        if message_template == "account/messages/logged_in.txt":
+            from accounts.mfa import needs_second_step
+
+            if needs_second_step(request):
+                return
+        super().add_message(request, level, message_template, message_context, extra_tags, message)
+
     def render_mail(self, template_prefix, email, context, headers=None):
         """Every email has a text and an HTML version; the HTML one is the text body in our layout
         unless the template set has its own ``_message.html``."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import AuditEvent, RecoveryCode, TOTPDevice, User
+from accounts.models import AuditEvent, RecoveryCode, SignInEvent, TOTPDevice, User
 
 
 @admin.register(User)
@@ -60,4 +60,25 @@ class RecoveryCodeAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "created_at", "used_at"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SignInEvent)
+class SignInEventAdmin(admin.ModelAdmin):
+    """Sign-in history (time, IP network, browser), read-only, for support."""
+
+    list_display = ["at", "user", "browser", "ip", "ip_network", "new_browser", "new_network", "alerted"]
+    list_filter = ["new_browser", "new_network", "alerted"]
+    search_fields = ["user__email", "ip", "ip_network"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -37,6 +37,10 @@ def record(
     describes it (``target``: who or what it was about) and is redacted, never holding a secret."""
     if actor is None and request is not None and getattr(request, "user", None) and request.user.is_authenticated:
         actor = request.user
+    # A request made with an API key says which one (set by api.auth): its prefix and name, never the key.
+    via = getattr(request, "audit_via", None) if request is not None else None
+    if via:
+        metadata.setdefault("via", via)
     event = AuditEvent.objects.create(
         actor=actor,
         actor_email=actor_email or (actor.email if actor is not None else ""),

@@ -163,6 +163,19 @@ def _accept_code(user: User, code: str) -> str | None:
     return None
 
 
+def throttled_seconds(user: User) -> int:
+    """Seconds during which the authenticator refuses every code after repeated wrong ones (0: none).
+    A recovery code still works meanwhile."""
+    device = confirmed_device(user)
+    if device is None:
+        return 0
+    allowed, data = device.verify_is_allowed()
+    if allowed:
+        return 0
+    until = (data or {}).get("locked_until")
+    return max(1, int((until - timezone.now()).total_seconds()) + 1) if until else 1
+
+
 def do_verify_login(request: HttpRequest, user: User, code: str) -> bool:
     """The second step at login: a TOTP code, or a recovery code."""
     factor = _accept_code(user, code)

@@ -156,6 +156,45 @@ class AuditEvent(models.Model):
         POLICY_DELETED = "policy_deleted", "Policy deleted"
         BASELINE_APPROVED = "baseline_approved", "Baseline approved"
         BASELINE_REMOVED = "baseline_removed", "Baseline removed"
+        # Triage at scale (findings/bulk.py): bulk decisions and suppressions by rule and scope
+        FINDINGS_EXPORTED = "findings_exported", "Findings exported"
+        SCOPE_SUPPRESSION_CREATED = "scope_suppression_created", "Findings accepted by rule and scope"
+        SCOPE_SUPPRESSION_LIFTED = "scope_suppression_lifted", "Acceptance by rule and scope lifted"
+        # Privacy (privacy/): exports, account deletion and its grace period, restriction of processing
+        DATA_EXPORT_REQUESTED = "data_export_requested", "Data export requested"
+        DATA_EXPORT_DOWNLOADED = "data_export_downloaded", "Data export downloaded"
+        ACCOUNT_DELETION_REQUESTED = "account_deletion_requested", "Account deletion requested"
+        ACCOUNT_DELETION_CANCELLED = "account_deletion_cancelled", "Account deletion cancelled"
+        ACCOUNT_PURGED = "account_purged", "Account deleted for good"
+        ORG_PROCESSING_PAUSED = "org_processing_paused", "Processing paused"
+        ORG_PROCESSING_RESUMED = "org_processing_resumed", "Processing resumed"
+        # API keys (api/): the key's prefix and name, never the key itself
+        API_KEY_CREATED = "api_key_created", "API key created"
+        API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+        # Billing (billing/): plan changes, cancellations and payment failures; never card data
+        BILLING_SUBSCRIBED = "billing_subscribed", "Plan subscribed"
+        BILLING_PLAN_CHANGED = "billing_plan_changed", "Plan changed"
+        BILLING_CANCEL_SCHEDULED = "billing_cancel_scheduled", "Plan cancellation scheduled"
+        BILLING_CANCEL_UNDONE = "billing_cancel_undone", "Plan cancellation undone"
+        BILLING_PAYMENT_METHOD_CHANGED = "billing_payment_method_changed", "Payment method changed"
+        BILLING_PAYMENT_FAILED = "billing_payment_failed", "Payment failed"
+        BILLING_DOWNGRADED = "billing_downgraded", "Moved to Free limits after unpaid invoices"
+        BILLING_RESTORED = "billing_restored", "Plan restored after payment"
+        # Automations (automations/): never a channel's URL or signing secret
+        AUTOMATION_CREATED = "automation_created", "Automation created"
+        AUTOMATION_UPDATED = "automation_updated", "Automation edited"
+        AUTOMATION_ENABLED = "automation_enabled", "Automation resumed"
+        AUTOMATION_PAUSED = "automation_paused", "Automation paused"
+        AUTOMATION_DELETED = "automation_deleted", "Automation deleted"
+        AUTOMATION_RUN = "automation_run", "Automation run by hand"
+        CHANNEL_CREATED = "channel_created", "Channel added"
+        CHANNEL_UPDATED = "channel_updated", "Channel edited"
+        CHANNEL_SECRET_ROTATED = "channel_secret_rotated", "Channel signing secret replaced"
+        CHANNEL_TESTED = "channel_tested", "Channel tested"
+        CHANNEL_DELETED = "channel_deleted", "Channel deleted"
+        EMAIL_SUPPRESSION_CLEARED = "email_suppression_cleared", "Email address suppression cleared"
+        # Sign-ins (accounts/devices.py)
+        NEW_SIGN_IN_ALERT = "new_sign_in_alert", "Sign-in from a new device or network"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
@@ -297,3 +336,50 @@ class RecoveryCode(models.Model):
 
 
 crypto.register_encrypted_field(TOTPDevice, "encrypted_key", TOTPDevice._aad)
+
+
+class KnownDevice(models.Model):
+    """A browser (family and operating system, from its user agent) on an IP network (/24 for IPv4, /48
+    for IPv6) a person has signed in from. A sign-in from a browser or a network not seen before for
+    the account sends a security alert (accounts/devices.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="known_devices")
+    browser = models.CharField(max_length=100, help_text='"Firefox on Linux".')
+    ip_network = models.CharField(max_length=64, help_text='"203.0.113.0/24".')
+    first_seen = models.DateTimeField(default=dj_tz.now)
+    last_seen = models.DateTimeField(default=dj_tz.now)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "browser", "ip_network"], name="knowndevice_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.browser} from {self.ip_network}"
+
+
+class SignInEvent(models.Model):
+    """One sign-in: when, from which IP address and network, with which browser, and whether either was
+    new for the account (the security page and the support console show them)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_ins")
+    at = models.DateTimeField(default=dj_tz.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip_network = models.CharField(max_length=64, blank=True)
+    browser = models.CharField(max_length=100, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    new_browser = models.BooleanField(default=False)
+    new_network = models.BooleanField(default=False)
+    alerted = models.BooleanField(default=False, help_text="A new-sign-in alert was emailed.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "-at"], name="signinevent_user_at")]
+
+    def __str__(self) -> str:
+        return f"Sign-in of {self.user_id} at {self.at:%Y-%m-%d %H:%M} ({self.browser}, {self.ip_network})"
+
+    @property
+    def is_new(self) -> bool:
+        return self.new_browser or self.new_network

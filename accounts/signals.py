@@ -6,7 +6,7 @@ from allauth.account import signals as allauth_signals
 from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
 
-from accounts import audit
+from accounts import audit, devices
 from accounts.models import AuditEvent
 
 A = AuditEvent.Action
@@ -15,6 +15,7 @@ A = AuditEvent.Action
 @receiver(auth_signals.user_logged_in)
 def on_login(sender, request, user, **kwargs):
     audit.record(A.LOGIN, request=request, actor=user)
+    devices.record_sign_in(request, user)  # sign-in history; an alert from a new browser or network
 
 
 @receiver(auth_signals.user_logged_out)

@@ -33,6 +33,9 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile.html", {"form": form})
 
 
+SIGN_INS_SHOWN = 20
+
+
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.filter(actor=request.user)
@@ -44,6 +47,7 @@ def security(request: HttpRequest) -> HttpResponse:
             "device": mfa.confirmed_device(request.user),
             "recovery_left": request.user.recovery_codes.filter(used_at__isnull=True).count(),
             "page": page,
+            "sign_ins": request.user.sign_ins.all()[:SIGN_INS_SHOWN],
         },
     )
 
@@ -116,8 +120,18 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
         limited = consume_or_429(request, action="mfa_verify", key=str(request.user.pk))
         if limited:
             return limited
+        throttled = mfa.throttled_seconds(request.user)  # before the attempt: a refused code adds to it
         if form.is_valid() and mfa.do_verify_login(request, request.user, form.cleaned_data["code"]):
+            # Only now is the person signed in (allauth's "Successfully signed in" waits for this step).
+            messages.success(request, f"Signed in as {request.user.email}.")
             return redirect(next_url or "home")
-        if form.is_valid():
+        if form.is_valid() and throttled:
+            form.add_error(
+                "code",
+                f"Too many wrong codes in a row: authenticator codes are refused for {throttled} more "
+                f"second{'s' if throttled != 1 else ''}, even a correct one. Wait and try the newest code, "
+                "or use a recovery code.",
+            )
+        elif form.is_valid():
             form.add_error("code", "That code is not valid. Try the newest code from your app, or a recovery code.")
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": next_url})

@@ -6,7 +6,9 @@
 1. starts ``moto_server`` on 127.0.0.1 (an ephemeral port; stopped at the end), with
    MOTO_EC2_LOAD_DEFAULT_AMIS=false;
 2. seeds an account of about --resources resources, mostly cheap-to-create types (security groups,
-   subnets, volumes, VPCs, network interfaces, a few instances) spread over --regions regions;
+   subnets, volumes, VPCs, network interfaces, a few instances) spread over --regions regions, plus
+   about 75 per region of the service collectors' types (log groups, queues, topics, tables, secrets,
+   ECR repositories, ECS clusters and task definitions);
 3. runs one full sync through the engine (``inventory.sync.run_sync``: every registered collector,
    rate limits, diff, one write transaction) into SQLite in a temporary directory, or into
    DATABASE_URL when it is set (the benchmark's organization is deleted at the end);
@@ -157,6 +159,40 @@ def seed_region(region: str, target: int) -> int:
     return len(jobs) + vpc_count * (subnets_per_vpc + 2) + instances
 
 
+def seed_services(region: str) -> int:
+    """A few resources of the service collectors (log groups, queues, topics, tables, secrets, repositories,
+    ECS), so their per-resource reads are part of the comparison too; returns how many."""
+    import boto3
+
+    count = 0
+    logs = boto3.client("logs", region_name=region)
+    for i in range(20):
+        logs.create_log_group(logGroupName=f"/bench/app-{i}")
+    sqs, sns = boto3.client("sqs", region_name=region), boto3.client("sns", region_name=region)
+    for i in range(10):
+        sqs.create_queue(QueueName=f"bench-queue-{i}")
+        sns.create_topic(Name=f"bench-topic-{i}")
+    ddb = boto3.client("dynamodb", region_name=region)
+    secrets = boto3.client("secretsmanager", region_name=region)
+    for i in range(5):
+        ddb.create_table(
+            TableName=f"bench-table-{i}",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        secrets.create_secret(Name=f"bench/secret-{i}", SecretString="bench-not-a-secret")
+    ecr, ecs = boto3.client("ecr", region_name=region), boto3.client("ecs", region_name=region)
+    for i in range(3):
+        ecr.create_repository(repositoryName=f"bench-repo-{i}")
+        ecs.create_cluster(clusterName=f"bench-cluster-{i}")
+        ecs.register_task_definition(
+            family=f"bench-task-{i}", containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}]
+        )
+        count += 3
+    return count + 20 + 2 * 10 + 2 * 5
+
+
 def seed_global() -> None:
     import boto3
 
@@ -260,6 +296,7 @@ def main() -> int:
                     "AWS_DEFAULT_REGION": "us-east-1",
                     "DEBUG": os.environ.get("DEBUG", "true"),
                     "LOG_LEVEL": "WARNING",
+                    "BILLING_ENFORCE_LIMITS": "false",  # the engine's speed, not a plan's resource limit
                 }
             )
             if not os.environ.get("DATABASE_URL"):
@@ -271,6 +308,7 @@ def main() -> int:
             per_region = args.resources // len(regions)
             with ThreadPoolExecutor(max_workers=len(regions)) as pool:
                 list(pool.map(lambda r: seed_region(r, per_region), regions))
+                list(pool.map(seed_services, regions))
             seed_global()
             print(f"seeded {len(regions)} regions in {time.perf_counter() - started:.1f} s")
             return run_benchmark(regions, paced_only=args.paced_only)

@@ -393,7 +393,8 @@ def main() -> int:
             print("  (could not follow the explorer's Next link to page 50)")
         pages += [
             ("resource page", reverse("dashboard:resource", kwargs={"org_slug": org.slug, "resource_id": sample.pk})),
-            ("findings, open", reverse("findings:list", kwargs={"org_slug": org.slug})),
+            ("findings, open (grouped by rule)", reverse("findings:list", kwargs={"org_slug": org.slug})),
+            ("findings, open (flat)", reverse("findings:list", kwargs={"org_slug": org.slug}) + "?view=flat"),
             (
                 "findings, critical cost",
                 reverse("findings:list", kwargs={"org_slug": org.slug}) + "?severity=critical&category=cost",

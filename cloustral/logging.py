@@ -69,3 +69,15 @@ class JSONFormatter(logging.Formatter):
             payload["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             payload["exc"] = redact_value(self.formatException(record.exc_info))
         return json.dumps(payload, default=str)
+
+
+class ClientErrorTracebackFilter(logging.Filter):
+    """A 4xx the app answered on purpose (403 permission denied, 400 bad request) stays one log line: its
+    traceback describes no bug and would bury the ones that do. 5xx keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -43,6 +43,13 @@ INSTALLED_APPS = [
     "inventory",
     "findings",
     "dashboard",
+    "privacy",
+    "automations",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for the API reference page
+    "api",
+    "billing",
     "demo",  # simulated clouds and seed_demo: outside the product, which never imports it
 ]
 
@@ -170,7 +177,7 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True  # same browser only (allauth keeps the pending login in the session)
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_NOTIFICATIONS = True
@@ -179,7 +186,8 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("REAUTHENTICATION_TIMEOUT", 300)
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Cloustral] "
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# privacy's adapter is accounts' own plus account deletion (a sign-up during its grace period).
+ACCOUNT_ADAPTER = "privacy.adapter.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
 # One rate-limit mechanism for the product (allauth's, on the shared cache). key = account.
 ACCOUNT_RATE_LIMITS = {
@@ -329,13 +337,16 @@ LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "cloustral.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "cloustral.logging.RedactSecretsFilter"},
+        "client_errors": {"()": "cloustral.logging.ClientErrorTracebackFilter"},
+    },
     "formatters": {
         "json": {"()": "cloustral.logging.JSONFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["client_errors", "redact"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -347,3 +358,154 @@ LOGGING = {
 
 URLIZE_ASSUME_HTTPS = True
 ADMIN_URL = env_str("ADMIN_URL", "admin/")
+
+# --- Billing ------------------------------------------------------------------------------------
+# Plans and their limits are data (billing/plans.py); Stripe holds prices, cards and invoices.
+from celery.schedules import crontab  # noqa: E402
+
+# Off only for an installation without plans (every organization then has no limit enforced).
+BILLING_ENFORCE_LIMITS = env_bool("BILLING_ENFORCE_LIMITS", True)
+# Days a past-due organization keeps its plan before it falls back to Free limits (until it pays).
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 7)
+BILLING_TRIAL_DAYS = env_int("BILLING_TRIAL_DAYS", 14)
+# Stripe price of each plan: "team:month=price_…,team:year=price_…,business:month=…,business:year=…".
+BILLING_PRICE_IDS: dict[str, dict[str, str]] = {}
+for _entry in env_list("BILLING_PRICE_IDS"):
+    _key, _, _price = _entry.partition("=")
+    _plan, _, _interval = _key.strip().partition(":")
+    if _price.strip() and _interval in ("month", "year"):
+        BILLING_PRICE_IDS.setdefault(_plan, {})[_interval] = _price.strip()
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_JS_URL = env_str("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+STRIPE_API_VERSION = env_str("STRIPE_API_VERSION", "")  # empty: the version the stripe library pins
+# The demo's and tests' localstripe lacks a few calls: translate them at the HTTP boundary (docs/billing.md).
+STRIPE_LOCALSTRIPE = env_bool("STRIPE_LOCALSTRIPE", False)
+STRIPE_PORTAL_CONFIGURATION = env_str("STRIPE_PORTAL_CONFIGURATION", "")
+LOGGING["loggers"]["stripe"] = {"level": "WARNING"}  # the library logs every request at INFO
+CELERY_BEAT_SCHEDULE["billing-prune-history"] = {
+    "task": "billing.tasks.prune_history",
+    "schedule": crontab(hour=3, minute=17),
+}
+CELERY_BEAT_SCHEDULE["billing-end-grace-periods"] = {
+    "task": "billing.tasks.end_grace_periods",
+    "schedule": crontab(hour=4, minute=7),
+}
+
+# --- API ----------------------------------------------------------------------------------------
+# Requests per minute per API key (api/throttling.py, on the shared cache): past it, 429 + Retry-After.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
+REST_FRAMEWORK = {
+    # The API's views set their own authentication (API keys), permissions, throttle and JSON-only
+    # rendering (api/views/base.py); these defaults only keep DRF from assuming sessions anywhere.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.KeyCapability"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cloustral API",
+    "DESCRIPTION": (
+        "Read an organization's connections, inventory, findings (also in OCSF), rules, compliance and scans; "
+        "start and cancel scans, suppress findings, write custom rules. Authenticate with an API key: "
+        "`Authorization: Bearer clst_...`. Errors are `{\"code\": ..., \"message\": ...}`. Guide: docs/api.md."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ScanStatusEnum": "inventory.models.SyncRun.Status",
+        "ConnectionStatusEnum": "connections.models.CloudConnection.Status",
+        "FindingStatusEnum": "findings.models.Finding.Status",
+        "VerdictEnum": ["pass", "fail", "not_evaluated"],
+    },
+}
+
+# --- First run ----------------------------------------------------------------------------------
+# A real Celery worker without Redis (the demo): kombu's filesystem transport through this folder, and
+# a file cache both processes share (sync locks, cancels, rate limits). Tasks then leave the request.
+CELERY_BROKER_FOLDER = env_str("CELERY_BROKER_FOLDER")
+if CELERY_BROKER_FOLDER and not REDIS_URL:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(Path(CELERY_BROKER_FOLDER) / "queue"),
+        "data_folder_out": str(Path(CELERY_BROKER_FOLDER) / "queue"),
+        "control_folder": str(Path(CELERY_BROKER_FOLDER) / "control"),  # else ./control in the working dir
+    }
+    CELERY_TASK_ALWAYS_EAGER = False
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(Path(CELERY_BROKER_FOLDER) / "cache"),
+        }
+    }
+
+# --- Automations ------------------------------------------------------------------------------
+# Every email goes through automations.mail.TrackingBackend: each recipient's delivery is recorded and
+# suppressed addresses (hard bounces, complaints) are skipped; it hands the message to the real backend,
+# DELIVERY_EMAIL_BACKEND (defaults to what EMAIL_BACKEND above chose: anymail's SES, or the console).
+DELIVERY_EMAIL_BACKEND = env_str("DELIVERY_EMAIL_BACKEND", EMAIL_BACKEND)
+EMAIL_BACKEND = "automations.mail.TrackingBackend"
+# The tracking webhooks' HTTP basic auth, "user:password" (also put in the SNS subscription's URL).
+if env_str("ANYMAIL_WEBHOOK_SECRET"):
+    ANYMAIL["WEBHOOK_SECRET"] = env_str("ANYMAIL_WEBHOOK_SECRET")
+# SNS topics allowed to report SES events (empty: any topic whose message Amazon SNS signed).
+AWS_SES_SNS_TOPIC_ARNS = env_list("AWS_SES_SNS_TOPIC_ARNS")
+# Slack incoming webhooks must be on these hosts.
+SLACK_WEBHOOK_HOSTS = tuple(env_list("SLACK_WEBHOOK_HOSTS", ["hooks.slack.com", "hooks.slack-gov.com"]))
+# Development and tests only: webhooks may use http:// and private or loopback addresses.
+AUTOMATIONS_WEBHOOK_ALLOW_LOCAL = env_bool("AUTOMATIONS_WEBHOOK_ALLOW_LOCAL", False)
+# Slack, webhook and email deliveries: tries in all, and the first backoff (doubled at each try).
+AUTOMATIONS_DELIVERY_MAX_TRIES = env_int("AUTOMATIONS_DELIVERY_MAX_TRIES", 5)
+AUTOMATIONS_RETRY_BASE_SECONDS = env_int("AUTOMATIONS_RETRY_BASE_SECONDS", 30)
+# Scheduled automations, after-scan triggers and lost work are picked up every minute.
+CELERY_BEAT_SCHEDULE["automations-tick"] = {"task": "automations.tasks.tick", "schedule": 60.0}
+
+# --- Privacy ------------------------------------------------------------------------------------
+# Version of the privacy and cookie policy: a new one makes every browser's cookie banner ask again.
+PRIVACY_POLICY_VERSION = "2026-11-01"
+# Analytics: PostHog, loaded in the browser only after the person accepts analytics; off when unset.
+POSTHOG_KEY = env_str("POSTHOG_KEY")
+POSTHOG_HOST = env_str("POSTHOG_HOST", "https://eu.i.posthog.com").rstrip("/")
+if POSTHOG_KEY:
+    if not POSTHOG_HOST.startswith(("https://", "http://")):
+        raise ImproperlyConfigured("POSTHOG_HOST must be a URL, e.g. https://eu.i.posthog.com")
+    # The browser talks to PostHog's host, and to nothing else: the script itself is served from STATIC_URL.
+    SECURE_CSP["connect-src"] = [*SECURE_CSP["connect-src"], POSTHOG_HOST]
+# The contact page's messages go to this address (through the email backend above).
+SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@cloustral.localhost")
+# Data exports: built into this directory (shared by web and worker processes), delivered by a link
+# that works this many hours; the file is then deleted.
+EXPORT_DIR = Path(env_str("EXPORT_DIR", str(DATA_DIR / "exports")))
+EXPORT_LINK_MAX_AGE_HOURS = env_int("EXPORT_LINK_MAX_AGE_HOURS", 72)
+EXPORT_SOFT_TIME_LIMIT = 2 * 3600
+# The privacy policy promises 30 days between a deletion request and the purge: not an env variable.
+ACCOUNT_DELETION_GRACE_DAYS = 30
+ACCOUNT_RATE_LIMITS.update(
+    {
+        # Contact messages per client address, and per sender address (key).
+        "privacy_contact": env_str("RATE_LIMIT_CONTACT", "5/h/ip,3/h/key"),
+        # Consent records and analytics events sent by browsers.
+        "privacy_beacon": env_str("RATE_LIMIT_PRIVACY_BEACON", "120/m/ip"),
+        # "Send me the link to cancel my account's deletion" per address, and per account address.
+        "privacy_restore_link": env_str("RATE_LIMIT_RESTORE_LINK", "10/h/ip,3/h/key"),
+    }
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # Accounts whose grace period is over are purged (a tombstone stays).
+        "privacy-purge-deleted-accounts": {"task": "privacy.tasks.purge_due_accounts", "schedule": 3600.0},
+        # Export files past their link's expiry are deleted.
+        "privacy-expire-exports": {"task": "privacy.tasks.expire_exports", "schedule": 900.0},
+        # Contact messages support has not received yet are sent again.
+        "privacy-retry-contact-deliveries": {"task": "privacy.tasks.retry_contact_deliveries", "schedule": 600.0},
+    }
+)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent
+from billing import limits
 from cloustral import crypto
 from connections import credentials
 from connections.models import CloudConnection
@@ -41,6 +42,20 @@ def run_check(connection: CloudConnection) -> CheckResult:
         raise ConnectionCheckError(
             "secret_unreadable", "The stored credentials cannot be read. Enter them again to continue."
         ) from None
+
+
+CHECK_FIELDS = [
+    "status",
+    "last_checked_at",
+    "last_check_code",
+    "last_check_message",
+    "aws_account_id",
+    "aws_account_alias",
+    "enabled_regions",
+    "selected_regions",
+    "subscriptions",
+    "updated_at",
+]
 
 
 def apply_check(connection: CloudConnection, result: CheckResult) -> None:
@@ -86,7 +101,9 @@ def build_connection(org, auth_method: str, data: dict, *, external_id: str = ""
 
 
 def do_create_connection(request: HttpRequest, connection: CloudConnection) -> CloudConnection:
-    """Test first; save only what works. Raises ConnectionCheckError and saves nothing on failure."""
+    """Test first; save only what works. Raises ConnectionCheckError and saves nothing on failure, and
+    LimitReached (before any test) when the plan has no room for another connection."""
+    limits.ensure_within(connection.org, "connections")
     result = run_check(connection)
     apply_check(connection, result)
     connection.created_by = request.user
@@ -153,6 +170,7 @@ def do_set_scan_frequency(request: HttpRequest, connection: CloudConnection, fre
     """Change how often the connection is scanned automatically. Returns False when nothing changed."""
     if frequency == connection.scan_frequency:
         return False
+    limits.ensure_frequency_allowed(connection.org, frequency)  # LimitReached: faster than the plan scans
     connection.scan_frequency = frequency
     connection.save(update_fields=["scan_frequency", "updated_at"])
     audit.record(
@@ -166,8 +184,29 @@ def do_set_scan_frequency(request: HttpRequest, connection: CloudConnection, fre
     return True
 
 
+def do_request_test(request: HttpRequest, connection: CloudConnection) -> None:
+    """Queue a test of the connection (connections.tasks.check_connection) once the transaction commits:
+    the page answers at once and shows the outcome when the worker has recorded it."""
+    from connections.tasks import check_connection
+
+    user_id = request.user.pk if request.user.is_authenticated else None
+
+    def send() -> None:
+        try:
+            check_connection.delay(connection.pk, user_id)
+        except Exception:  # the broker is down: the page says the test is waiting, the log says why
+            logger.exception("could not queue the test of connection %s", connection.pk)
+
+    transaction.on_commit(send)
+
+
 def do_test_connection(request: HttpRequest, connection: CloudConnection) -> ConnectionCheckError | None:
-    """Test on demand and record the outcome on the connection. Returns the error, if any."""
+    """Test now and record the outcome on the connection. Returns the error, if any."""
+    return record_check(connection, request=request)
+
+
+def record_check(connection: CloudConnection, *, request: HttpRequest | None = None, actor=None):
+    """Run the check and record its outcome on the connection (and in the audit log). Returns the error."""
     error = None
     try:
         apply_check(connection, run_check(connection))
@@ -177,10 +216,11 @@ def do_test_connection(request: HttpRequest, connection: CloudConnection) -> Con
         connection.last_checked_at = timezone.now()
         connection.last_check_code = exc.code
         connection.last_check_message = exc.message
-    connection.save()
+    connection.save(update_fields=CHECK_FIELDS)  # only what a check learns: a concurrent edit is kept
     audit.record(
         A.CONNECTION_TESTED,
         request=request,
+        actor=actor,
         org=connection.org,
         target=connection.name,
         result=error.code if error else "ok",

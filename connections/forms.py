@@ -5,6 +5,7 @@ import re
 from django import forms
 
 from connections.models import CloudConnection
+from connections.regions import grouped_choices
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
@@ -84,7 +85,7 @@ class RegionsForm(forms.Form):
 
     def __init__(self, *args, enabled_regions: list[str] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["regions"].choices = [(r, r) for r in enabled_regions]
+        self.fields["regions"].choices = grouped_choices(list(enabled_regions))
 
 
 class ScanScheduleForm(forms.Form):

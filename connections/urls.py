@@ -15,6 +15,7 @@ urlpatterns = [
     path(f"{ORG}<int:connection_id>/regions/", views.set_regions, name="regions"),
     path(f"{ORG}<int:connection_id>/schedule/", views.schedule, name="schedule"),
     path(f"{ORG}<int:connection_id>/test/", views.test, name="test"),
+    path(f"{ORG}<int:connection_id>/test/status/", views.test_status, name="test_status"),
     path(f"{ORG}<int:connection_id>/toggle/", views.toggle, name="toggle"),
     path(f"{ORG}<int:connection_id>/delete/", views.delete, name="delete"),
 ]

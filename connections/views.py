@@ -4,13 +4,17 @@ from ``connections.actions``. Credential pages (create, edit, delete) need a fre
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.sudo import require_sudo, sudo_required
-from connections import actions, aws_setup
+from billing.limits import LimitReached
+from connections import actions, aws_setup, hooks
 from connections.access import get_connection_for_member
 from connections.forms import AwsKeysForm, AwsRoleForm, AzureForm, RegionsForm, ScanScheduleForm
 from connections.models import CloudConnection, new_external_id
@@ -67,10 +71,14 @@ def create(request: HttpRequest, method: str) -> HttpResponse:
             actions.do_create_connection(request, connection)
         except ConnectionCheckError as exc:
             _attach(form, exc)
+        except LimitReached as exc:
+            form.add_error(None, exc.html)
         else:
             request.session.pop(f"pending_external_id:{request.org.pk}", None)
-            messages.success(request, f"Connected “{connection.name}” — {connection.account_label}.")
-            return redirect(connection.get_absolute_url())
+            landing = hooks.run_after_create(request, connection)  # the first scan, when one could start
+            first_scan = " Its first scan has started." if landing else ""
+            messages.success(request, f"Connected “{connection.name}” — {connection.account_label}.{first_scan}")
+            return redirect(landing or connection.get_absolute_url())
     context = {"form": form, "method": method, "auth_method": auth_method}
     if auth_method == Auth.AWS_ROLE:
         context.update(_role_setup_context(external_id))
@@ -105,10 +113,27 @@ def role_setup_file(request: HttpRequest, kind: str) -> HttpResponse:
     return response
 
 
+def _check_state(connection: CloudConnection, since: str | None) -> dict | None:
+    """A test asked for at ``since`` (epoch seconds, from the URL): waiting until the worker records a
+    check at or after it, then done. None when no (valid) test is being followed."""
+    try:
+        asked = float(since or "")
+    except ValueError:
+        return None
+    if not 0 < asked <= time.time() + 60:
+        return None
+    checked = connection.last_checked_at
+    done = checked is not None and checked >= datetime.fromtimestamp(asked, tz=UTC)
+    return {"since": since, "done": done, "slow": not done and time.time() - asked > CHECK_SLOW_SECONDS}
+
+
+CHECK_SLOW_SECONDS = 30
+
+
 @org_view(_C.VIEW)
 def detail(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id)
-    context = {"connection": connection}
+    context = {"connection": connection, "check": _check_state(connection, request.GET.get("test"))}
     if request.membership.can_manage_connections:
         context["schedule_form"] = ScanScheduleForm(initial={"scan_frequency": connection.scan_frequency})
     if connection.provider == CloudConnection.Provider.AWS and connection.enabled_regions:
@@ -162,8 +187,11 @@ def schedule(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
     form = ScanScheduleForm(request.POST)
     if form.is_valid():
-        if actions.do_set_scan_frequency(request, connection, form.cleaned_data["scan_frequency"]):
-            messages.success(request, f"Scheduled scans: {connection.get_scan_frequency_display()}.")
+        try:
+            if actions.do_set_scan_frequency(request, connection, form.cleaned_data["scan_frequency"]):
+                messages.success(request, f"Scheduled scans: {connection.get_scan_frequency_display()}.")
+        except LimitReached as exc:
+            messages.error(request, exc.html)
     else:
         messages.error(request, "Choose how often to scan from the list.")
     return redirect(connection.get_absolute_url())
@@ -171,13 +199,22 @@ def schedule(request: HttpRequest, connection_id: int) -> HttpResponse:
 
 @org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
 def test(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """Queue the test and answer at once: the page follows it (``test_status``) until it is recorded."""
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
-    error = actions.do_test_connection(request, connection)
-    if error:
-        messages.error(request, f"Connection test failed: {error.message}")
-    else:
-        messages.success(request, f"Connection verified — {connection.account_label}.")
-    return redirect(connection.get_absolute_url())
+    since = f"{time.time() - 1:.3f}"  # a second of slack for clocks that round
+    actions.do_request_test(request, connection)
+    return redirect(f"{connection.get_absolute_url()}?test={since}")
+
+
+@org_view(_C.VIEW)
+def test_status(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """The test panel alone, polled by htmx; once the outcome is recorded the whole page reloads."""
+    connection = get_connection_for_member(request, connection_id)
+    check = _check_state(connection, request.GET.get("since"))
+    response = render(request, "connections/_check_panel.html", {"connection": connection, "check": check})
+    if check is None or check["done"]:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])

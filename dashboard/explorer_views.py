@@ -1,5 +1,6 @@
 """The inventory explorer (filters in the URL, keyset pages, CSV/JSON export) and the resource page
 (configuration, tags, relationships, findings, change history, baseline). Thin: the logic lives in
+``findings/resource_search.py`` (the query side) and
 ``dashboard/explorer.py``; each page runs a fixed number of queries whatever the inventory's size.
 
 htmx: the explorer's filter form and its sort/pager links fetch only the results region
@@ -18,7 +19,9 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
+from cloustral import product_events
 from dashboard import explorer as ex
+from findings import resource_search as rs
 from findings.models import SEVERITY_ORDER, Finding
 from findings.views.baselines import baseline_panel_context
 from inventory.access import get_resource_for_member
@@ -67,19 +70,19 @@ def _count_label(count: int, more: bool) -> str:
 @org_view(_C.VIEW)
 def explorer(request: HttpRequest) -> HttpResponse:
     org = request.org
-    filters = ex.parse_filters(request.GET)
-    facets = ex.explorer_facets(org)
-    ex.known_values_only(filters, facets)
+    filters = rs.parse_filters(request.GET)
+    facets = rs.explorer_facets(org)
+    rs.known_values_only(filters, facets)
 
-    matching = ex.filtered_resources(org, filters)
-    rows, next_cursor, prev_cursor = ex.page_after(
+    matching = rs.filtered_resources(org, filters)
+    rows, next_cursor, prev_cursor = rs.page_after(
         matching.select_related("connection").only(*ROW_FIELDS), filters.sort, filters.cursor
     )
     if not filters.cursor and next_cursor is None:
         count, more = len(rows), False  # the whole set is on this page: no need to count
     else:
-        count, more = ex.bounded_count(matching)
-    badges = ex.open_findings_by_resource(org, [r.pk for r in rows])
+        count, more = rs.bounded_count(matching)
+    badges = rs.open_findings_by_resource(org, [r.pk for r in rows])
     for r in rows:
         r.badge = badges.get(r.pk)
         r.tag_list, r.more_tags = ex.tag_preview(r.tags, limit=2)
@@ -109,8 +112,9 @@ def explorer(request: HttpRequest) -> HttpResponse:
 def explorer_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in EXPORT_TYPES:
         raise Http404("Export as csv or json.")
-    filters = ex.parse_filters(request.GET)
+    filters = rs.parse_filters(request.GET)
     rows = ex.export_rows(request.org, filters)
+    product_events.emit(request, "export", what="inventory", format=fmt)
     stream = ex.csv_stream(rows) if fmt == "csv" else ex.json_stream(rows)
     response = StreamingHttpResponse(stream, content_type=EXPORT_TYPES[fmt])
     stamp = timezone.now().strftime("%Y%m%d-%H%M")

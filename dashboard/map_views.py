@@ -2,7 +2,8 @@
 Cytoscape elements of ``dashboard.topology.build_topology`` for the same parameters.
 
 Parameters (both views): ``connection`` (id), ``region``, ``network`` (a VPC/VNet's resource id),
-``type`` (repeatable, a map type), and for the data only ``expand`` (aggregate node ids). A malformed
+``type`` (repeatable, a map type), ``empty=show`` (draw the empty networks, which are otherwise one
+"N empty networks" node), and for the data only ``expand`` (aggregate node ids). A malformed
 parameter is a 400 with a message; another organization's connection or VPC is a 404, as if it did
 not exist. Queries: a fixed handful per request whatever the inventory's size.
 """
@@ -38,6 +39,7 @@ class MapParams:
     network: dict | None = None  # {id, name, resource_type, connection_id, region}
     types: frozenset[str] | None = None  # None: the defaults
     expand: list[str] = field(default_factory=list)
+    show_empty: bool = False
 
     def query(self) -> dict[str, object]:
         """The scope as query parameters (types apart)."""
@@ -48,6 +50,8 @@ class MapParams:
             found["region"] = self.region
         if self.network is not None:
             found["network"] = self.network["id"]
+        if self.show_empty:
+            found["empty"] = "show"
         return found
 
 
@@ -89,6 +93,7 @@ def parse_params(request: HttpRequest, *, with_expand: bool = False) -> MapParam
         if params.region and network["region"] != params.region:
             raise BadParameter("That VPC or VNet is in another region.")
         params.network = network
+    params.show_empty = request.GET.get("empty") == "show"
     try:
         params.types = topology.parse_types(request.GET.getlist("type"))
     except topology.TopologyError as exc:
@@ -148,6 +153,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
         has_resources=scope.filter(resource_type__in=[*topology.MAP_TYPES, *topology.CONTAINER_TYPES]).exists(),
         data_url=reverse("dashboard:map_data", kwargs={"org_slug": request.org.slug}) + _query_string(params.query()),
         export_name=f"cloustral-map-{request.org.slug}",
+        empty_toggle_url=_query_string({**params.query(), "empty": "" if params.show_empty else "show"}),
     )
     return render(request, "dashboard/map.html", context, status=status)
 
@@ -163,6 +169,7 @@ def map_data(request: HttpRequest) -> JsonResponse:
             network=params.network["id"] if params.network else None,
             types=params.types,
             expand=params.expand,
+            show_empty=params.show_empty,
         )
     except (BadParameter, topology.TopologyError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
@@ -174,6 +181,7 @@ def map_data(request: HttpRequest) -> JsonResponse:
 
 
 def _query_string(query: dict[str, object]) -> str:
+    query = {k: v for k, v in query.items() if v != ""}
     return f"?{urlencode(query)}" if query else ""
 
 

@@ -21,6 +21,9 @@ Cytoscape's ``elements`` JSON:
   Azure load balancer (its rules' frontend ports), an Azure SQL server whose firewall admits every
   address, an Azure Basic public IP with no NSG at all (Basic IPs are open by default).
 - **Findings**: each node carries its open findings' count and highest severity.
+- **Empty networks** (no resource of the shown types in them, no open finding on them or their subnets:
+  a default VPC in each of 38 regions) are left out unless ``show_empty``; one "N empty networks" node
+  stands for them, so the map opens on the networks that hold workloads and findings.
 - **Scale**: more than ``AGGREGATE_OVER`` children of one type in one group become one aggregate node
   ("37 × EC2 instances", with the member ids so the page can expand it; exposed members stay on their
   own); while the map has more than ``TARGET_NODES`` nodes the threshold drops, and past ``limit``
@@ -58,6 +61,7 @@ MAX_LOAD = 25_000  # resources read for one map; past this the scope must be nar
 MAX_EXPAND = 50
 
 INTERNET_ID = "internet"
+EMPTY_NETWORKS_ID = "empty-networks"
 WORLD_SOURCES = frozenset({"0.0.0.0/0", "::/0"})
 # Azure NSG sources that mean "anyone" (compared lowercase): "*", "Any", the Internet service tag.
 AZURE_WORLD_SOURCES = frozenset({"*", "any", "internet", "0.0.0.0/0", "::/0"})
@@ -631,6 +635,7 @@ def build_topology(
     types: Iterable[str] | None = None,
     expand: Iterable[str] = (),
     limit: int = DEFAULT_LIMIT,
+    show_empty: bool = True,
 ) -> Topology:
     """The map of ``org``'s resources, narrowed to a connection, a region and/or one VPC/VNet (a
     resource id), showing ``types`` (default: ``DEFAULT_TYPES``). ``expand``: aggregate node ids to
@@ -686,6 +691,7 @@ def build_topology(
         expand=expand,
         limit=max(1, limit),
         total_cut=total_cut,
+        show_empty=show_empty or network is not None,
     )
 
 
@@ -706,9 +712,12 @@ class _Builder:
     def rnode(rid: int) -> str:
         return f"r{rid}"
 
-    def build(self, *, shown_types, network, expand, limit, total_cut) -> Topology:
+    def build(self, *, shown_types, network, expand, limit, total_cut, show_empty=True) -> Topology:
         """The map of what is in scope: nodes, edges, the types legend and the stats."""
         containers, workloads = self._scope(network, shown_types)
+        hidden_networks = 0
+        if not show_empty:
+            containers, hidden_networks = self._without_empty_networks(containers, workloads)
         total = total_cut if total_cut is not None else len(workloads)
         groups: dict[str, dict] = {}  # region / services nodes, created as they are needed
         parent_node = self._container_parents(containers, groups)
@@ -719,10 +728,14 @@ class _Builder:
         display, shown, truncated = self._truncate(display, parent_node, groups, containers, limit)
         truncated = truncated or total_cut is not None
         children, roots = self._layout_tree(display, containers, parent_node, groups)
+        if hidden_networks:
+            roots.insert(0, EMPTY_NETWORKS_ID)  # first: where the eye starts, so nothing seems lost
         positions = _layout(children, roots)
 
         topology = Topology(total=total, shown=shown, truncated=truncated)
         self._emit(topology, display, groups, parent_node, positions, children)
+        if hidden_networks:
+            topology.nodes.append(self._empty_networks_node(hidden_networks, positions))
         topology.types = self._types_legend(self._type_counts(network), shown_types)
         if truncated:
             topology.message = (
@@ -730,7 +743,35 @@ class _Builder:
             )
         exposed = sum(1 for rid in workloads if rid in self.exposure.ports)
         topology.stats = self._stats(topology, exposed, nodes_before, threshold)
+        topology.stats["hidden_networks"] = hidden_networks
         return topology
+
+    def _without_empty_networks(self, containers: list[int], workloads: list[int]) -> tuple[list[int], int]:
+        """The containers less the empty networks (and their subnets), and how many networks that is. A
+        network is empty when no shown resource is placed in it and no open finding is on it or a subnet."""
+        placement = self.placement
+        occupied = {placement.network(placement.parent.get(rid)) for rid in workloads}
+        occupied |= {placement.network(c) for c in containers if c in self.findings}
+        empty = {c for c in containers if self.records[c].rtype in NETWORK_TYPES and c not in occupied}
+        if not empty:
+            return containers, 0
+        return [c for c in containers if placement.network(c) not in empty], len(empty)
+
+    @staticmethod
+    def _empty_networks_node(count: int, positions) -> dict:
+        """One node for the networks left out; the page shows them on demand."""
+        node = {
+            "data": {
+                "id": EMPTY_NETWORKS_ID,
+                "label": f"{count} empty network{'s' if count != 1 else ''}",
+                "kind": "empty_networks",
+                "count": count,
+            },
+            "classes": "empty-networks",
+        }
+        if EMPTY_NETWORKS_ID in positions:
+            node["position"] = _xy(positions[EMPTY_NETWORKS_ID])
+        return node
 
     def _in_network(self, rid: int | None, network: int | None) -> bool:
         """Whether ``rid`` is in scope: in the network asked for, or anywhere when none is."""
@@ -1025,6 +1066,7 @@ class _Builder:
             "parent": item["parent"],
             "count": len(members),
             "members": members,
+            "names": [self.records[m].name for m in members],  # the page's search finds a member inside
         }
         exposed_count = sum(1 for m in members if m in ports_of)
         if exposed_count:

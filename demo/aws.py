@@ -64,6 +64,8 @@ def seed_aws_account(session: boto3.Session | None = None, *, allow_real_endpoin
     _seed_network_and_compute(session, REGION)
     _seed_network_and_compute(session, "eu-west-1", small=True)
     _seed_global(session)
+    _seed_account_settings(session)
+    _seed_services(session)
     return True
 
 
@@ -345,6 +347,216 @@ def _seed_global(session: boto3.Session) -> None:
     iam.create_login_profile(UserName="ada", Password="demo-Only-Password-1")  # noqa: S106  (simulated)
     iam.add_user_to_group(GroupName="developers", UserName="ada")
     iam.update_account_password_policy(MinimumPasswordLength=14, RequireSymbols=True, RequireNumbers=True)
+
+
+def _seed_account_settings(session: boto3.Session) -> None:
+    """Account and region settings (aws.account.settings, aws.region.settings): the home region has its
+    security services on and a security contact; eu-west-1 has none of it, so its absences are findings."""
+    session.client("account", region_name=REGION).put_alternate_contact(
+        AlternateContactType="SECURITY",
+        Name="Security team",
+        Title="On call",
+        EmailAddress="security@example.com",
+        PhoneNumber="+1-555-0100",
+    )
+    session.client("guardduty", region_name=REGION).create_detector(Enable=True)
+    session.client("securityhub", region_name=REGION).enable_security_hub()
+    config = session.client("config", region_name=REGION)
+    config.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "default",
+            "roleARN": f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+            "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True},
+        }
+    )
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": f"demo-logs-{ACCOUNT_ID}"})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
+
+
+def _seed_services(session: boto3.Session, region: str = REGION) -> None:
+    """Containers, data stores, APIs, certificates, monitoring and the organization (the #19 types), in
+    the home region's demo VPC: a few of each, some with the problems the rules look for."""
+    ec2 = session.client("ec2", region_name=region)
+    tagged = {"Name": f"tag:{MARKER_TAG['Key']}", "Values": [MARKER_TAG["Value"]]}
+    vpc = ec2.describe_vpcs(Filters=[tagged, {"Name": "tag:Name", "Values": ["demo-vpc"]}])["Vpcs"][0]["VpcId"]
+    in_vpc = {"Name": "vpc-id", "Values": [vpc]}
+    subnets = ec2.describe_subnets(Filters=[in_vpc, {"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]
+    private = sorted(s["SubnetId"] for s in subnets)
+    groups = ec2.describe_security_groups(Filters=[in_vpc, {"Name": "group-name", "Values": ["demo-web"]}])
+    web_sg = groups["SecurityGroups"][0]["GroupId"]
+    demo_tags = [{"key": "Environment", "value": "demo"}]
+
+    logs = session.client("logs", region_name=region)
+    logs.create_log_group(logGroupName="/ecs/demo-api", tags={"Environment": "demo"})
+    logs.put_retention_policy(logGroupName="/ecs/demo-api", retentionInDays=30)
+    logs.create_log_group(logGroupName="/aws/lambda/demo-thumbnailer")  # never expires
+    logs.put_metric_filter(
+        logGroupName="/ecs/demo-api",
+        filterName="demo-api-errors",
+        filterPattern="ERROR",
+        metricTransformations=[{"metricName": "ApiErrors", "metricNamespace": "Demo", "metricValue": "1"}],
+    )
+    topic = session.client("sns", region_name=region).create_topic(
+        Name="demo-alerts", Tags=[{"Key": "Environment", "Value": "demo"}]
+    )["TopicArn"]
+    session.client("cloudwatch", region_name=region).put_metric_alarm(
+        AlarmName="demo-api-errors",
+        Namespace="Demo",
+        MetricName="ApiErrors",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        AlarmActions=[topic],
+    )
+
+    ecs = session.client("ecs", region_name=region)
+    ecs.create_cluster(clusterName="demo-apps", tags=demo_tags)
+    ecs.register_task_definition(
+        family="demo-api",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {
+                "name": "api",
+                "image": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/demo-api:1.4.2",
+                "environment": [{"name": "LOG_LEVEL", "value": "info"}],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": "/ecs/demo-api", "awslogs-region": region},
+                },
+            }
+        ],
+        tags=demo_tags,
+    )
+    ecs.create_service(
+        cluster="demo-apps",
+        serviceName="demo-api",
+        taskDefinition="demo-api",
+        desiredCount=2,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": private, "securityGroups": [web_sg], "assignPublicIp": "DISABLED"}
+        },
+        tags=demo_tags,
+    )
+    session.client("ecr", region_name=region).create_repository(
+        repositoryName="demo-api",
+        imageScanningConfiguration={"scanOnPush": True},
+        tags=[{"Key": "Environment", "Value": "demo"}],
+    )
+    eks = session.client("eks", region_name=region)
+    eks.create_cluster(
+        name="demo-k8s",
+        version="1.31",
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/demo-eks",
+        resourcesVpcConfig={"subnetIds": private, "endpointPublicAccess": True},
+        logging={"clusterLogging": [{"types": ["api", "audit"], "enabled": True}]},
+        tags={"Environment": "demo"},
+    )
+    eks.create_nodegroup(
+        clusterName="demo-k8s",
+        nodegroupName="demo-workers",
+        subnets=private,
+        nodeRole=f"arn:aws:iam::{ACCOUNT_ID}:role/demo-eks-nodes",
+        scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
+    )
+
+    session.client("dynamodb", region_name=region).create_table(
+        TableName="demo-orders",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+        Tags=[{"Key": "Environment", "Value": "demo"}],
+    )
+    sqs = session.client("sqs", region_name=region)
+    dlq = sqs.create_queue(QueueName="demo-jobs-dlq", Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(
+        QueueName="demo-jobs",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})},
+        tags={"Environment": "demo"},
+    )
+    session.client("secretsmanager", region_name=region).create_secret(
+        Name="demo/db-password",
+        SecretString="demo-only-not-a-secret",  # noqa: S106  (a simulated secret; Cloustral never reads it)
+        Tags=[{"Key": "Environment", "Value": "demo"}],
+    )
+    efs = session.client("efs", region_name=region)
+    shared = efs.create_file_system(
+        CreationToken="demo-shared", Encrypted=True, Tags=[{"Key": "Name", "Value": "demo-shared"}]
+    )["FileSystemId"]
+    efs.create_mount_target(FileSystemId=shared, SubnetId=private[0], SecurityGroups=[web_sg])
+    efs.create_access_point(
+        FileSystemId=shared,
+        PosixUser={"Uid": 1000, "Gid": 1000},
+        RootDirectory={"Path": "/uploads"},
+        Tags=[{"Key": "Name", "Value": "demo-uploads"}],
+    )
+    session.client("elasticache", region_name=region).create_replication_group(
+        ReplicationGroupId="demo-sessions",
+        ReplicationGroupDescription="web sessions",
+        Engine="redis",
+        CacheNodeType="cache.t3.micro",
+        NumCacheClusters=2,
+        AtRestEncryptionEnabled=True,
+        TransitEncryptionEnabled=True,
+        AutomaticFailoverEnabled=True,
+    )
+    session.client("acm", region_name=region).request_certificate(
+        DomainName="demo.example.com", ValidationMethod="DNS", Tags=[{"Key": "Environment", "Value": "demo"}]
+    )
+
+    images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": ["demo-golden-image"]}])
+    image = images["Images"][0]["ImageId"]
+    template = ec2.create_launch_template(
+        LaunchTemplateName="demo-web",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.micro",
+            "SecurityGroupIds": [web_sg],
+            "MetadataOptions": {"HttpTokens": "optional"},  # IMDSv1 still allowed: a finding
+        },
+        TagSpecifications=_spec("launch-template", "demo-web"),
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    session.client("autoscaling", region_name=region).create_auto_scaling_group(
+        AutoScalingGroupName="demo-web",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Default"},
+        MinSize=0,
+        MaxSize=2,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=",".join(private),
+        Tags=[{"Key": "Environment", "Value": "demo", "PropagateAtLaunch": True}],
+    )
+
+    apigateway = session.client("apigateway", region_name=region)
+    api = apigateway.create_rest_api(name="demo-api", endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    apigateway.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    apigateway.create_deployment(restApiId=api, stageName="prod")
+    http = session.client("apigatewayv2", region_name=region)
+    http_api = http.create_api(Name="demo-webhooks", ProtocolType="HTTP")["ApiId"]
+    http.create_route(ApiId=http_api, RouteKey="POST /hooks", AuthorizationType="AWS_IAM")
+    http.create_stage(ApiId=http_api, StageName="$default", AutoDeploy=True)
+
+    organizations = session.client("organizations", region_name=REGION)
+    organizations.create_organization(FeatureSet="ALL")
+    organizations.create_account(Email="sandbox@example.com", AccountName="demo-sandbox")
+    organizations.create_policy(
+        Name="demo-deny-leave",
+        Description="Accounts may not leave the organization",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}],
+            }
+        ),
+    )
 
 
 def ensure_demo_connection(org, user=None) -> CloudConnection:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditEvent
 from findings.models import Baseline, Finding, FindingEvent
+from orgs.models import Organization
 
 logger = logging.getLogger(__name__)
 A = AuditEvent.Action
@@ -28,6 +29,8 @@ A = AuditEvent.Action
 def evaluate_after_sync(run) -> None:
     from findings import lifecycle
 
+    if Organization.objects.filter(pk=run.org_id, processing_paused_at__isnull=False).exists():
+        return  # an owner paused the organization's processing (privacy app) since the scan started
     lifecycle.evaluate_connection(run.connection)
 
 
@@ -65,8 +68,16 @@ def do_suppress(finding: Finding, *, user, reason: str, until: datetime | None =
         finding.suppressed_until = until
         finding.suppressed_by = user
         finding.suppressed_at = timezone.now()
+        finding.suppression_rule = None  # a person's own decision, not an acceptance by scope
         finding.save(
-            update_fields=["status", "suppressed_reason", "suppressed_until", "suppressed_by", "suppressed_at"]
+            update_fields=[
+                "status",
+                "suppressed_reason",
+                "suppressed_until",
+                "suppressed_by",
+                "suppressed_at",
+                "suppression_rule",
+            ]
         )
         FindingEvent.objects.create(
             org_id=finding.org_id, finding=finding, kind=FindingEvent.Kind.SUPPRESSED, actor=user, note=reason[:2000]
@@ -80,6 +91,7 @@ def do_suppress(finding: Finding, *, user, reason: str, until: datetime | None =
             reason=reason[:500],
             until=until.isoformat() if until else None,
         )
+        _recount(finding)
     return finding
 
 
@@ -92,8 +104,16 @@ def do_unsuppress(finding: Finding, *, user, request=None) -> Finding:
         finding.suppressed_until = None
         finding.suppressed_by = None
         finding.suppressed_at = None
+        finding.suppression_rule = None
         finding.save(
-            update_fields=["status", "suppressed_reason", "suppressed_until", "suppressed_by", "suppressed_at"]
+            update_fields=[
+                "status",
+                "suppressed_reason",
+                "suppressed_until",
+                "suppressed_by",
+                "suppressed_at",
+                "suppression_rule",
+            ]
         )
         FindingEvent.objects.create(
             org_id=finding.org_id, finding=finding, kind=FindingEvent.Kind.UNSUPPRESSED, actor=user
@@ -105,7 +125,15 @@ def do_unsuppress(finding: Finding, *, user, request=None) -> Finding:
             org=finding.org,
             target=f"{finding.rule_id} on {finding.native_id}",
         )
+        _recount(finding)
     return finding
+
+
+def _recount(finding: Finding) -> None:
+    """Compliance verdicts and today's trend point follow the decision at once (findings/bulk.py)."""
+    from findings.bulk import recount
+
+    recount(finding.org, [(finding.connection_id, finding.rule_id)])
 
 
 def do_approve_baseline(resources: Iterable, *, user, request=None, org) -> int:

@@ -7,6 +7,11 @@ evaluated is never a pass). Across the organization a control fails if it fails 
 passes if it passes on every connection of the framework's provider (and there is at least one),
 and is not evaluated otherwise.
 
+A framework with a full control list (``findings.benchmarks``: CIS AWS 3.0) shows every control of the
+benchmark, in its order, with its title. An automatable control no rule judges is **not evaluated**
+(Cloustral has no data for it); a **manual** control is never a pass: it shows as "manual", or fails when
+a rule mapped to it found a deviation (evidence against it is still evidence).
+
 Verdicts come from ``RuleStatus`` (written by ``findings.lifecycle``), loaded once per page.
 """
 
@@ -16,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from connections.models import CloudConnection
+from findings.benchmarks import BENCHMARKS, Benchmark
 from findings.models import RuleStatus
 from findings.rules.catalog import builtin_catalog
 from findings.rules.language import FRAMEWORKS
@@ -23,7 +29,9 @@ from findings.rules.language import FRAMEWORKS
 PASS = RuleStatus.Verdict.PASS.value
 FAIL = RuleStatus.Verdict.FAIL.value
 NOT_EVALUATED = RuleStatus.Verdict.NOT_EVALUATED.value
-VERDICT_LABELS = {PASS: "Pass", FAIL: "Fail", NOT_EVALUATED: "Not evaluated"}
+MANUAL = "manual"  # a control the benchmark audits by hand: never a pass
+VERDICT_LABELS = {PASS: "Pass", FAIL: "Fail", NOT_EVALUATED: "Not evaluated", MANUAL: "Manual"}
+NO_RULE = "no Cloustral rule judges this control yet"
 
 
 def control_verdict(verdicts: Iterable[str | None]) -> str:
@@ -37,15 +45,21 @@ def control_verdict(verdicts: Iterable[str | None]) -> str:
     return NOT_EVALUATED
 
 
-def org_verdict(cell_verdicts: Iterable[str]) -> str:
+def manual_verdict(verdicts: Iterable[str | None]) -> str:
+    """A manual control: fail if a rule mapped to it failed, else manual (whatever passed)."""
+    return FAIL if FAIL in verdicts else MANUAL
+
+
+def org_verdict(cell_verdicts: Iterable[str], automated: bool = True) -> str:
     """A control across connections: the same rule (no connection at all is not evaluated)."""
-    return control_verdict(cell_verdicts)
+    return control_verdict(cell_verdicts) if automated else manual_verdict(cell_verdicts)
 
 
 def framework_providers(framework: str) -> list[str]:
     """The providers a framework's rules are written for (CIS AWS → aws)."""
     catalog = builtin_catalog()
-    providers: set[str] = set()
+    benchmark = BENCHMARKS.get(framework)
+    providers: set[str] = {benchmark.provider} if benchmark is not None else set()
     for rule_ids in catalog.controls(framework).values():
         for rule_id in rule_ids:
             rule = catalog.get(rule_id)
@@ -59,18 +73,21 @@ class Tally:
     passed: int = 0
     failed: int = 0
     not_evaluated: int = 0
+    manual: int = 0
 
     def add(self, verdict: str) -> None:
         if verdict == PASS:
             self.passed += 1
         elif verdict == FAIL:
             self.failed += 1
+        elif verdict == MANUAL:
+            self.manual += 1
         else:
             self.not_evaluated += 1
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.not_evaluated
+        return self.passed + self.failed + self.not_evaluated + self.manual
 
 
 @dataclass
@@ -103,6 +120,8 @@ class Cell:
     @property
     def reasons(self) -> list[str]:
         """Why rules of the control were not evaluated here (denied, throttled, no verdict yet ...)."""
+        if not self.rules:
+            return [NO_RULE]
         found: set[str] = set()
         for r in self.rules:
             if r.verdict is None:
@@ -126,6 +145,10 @@ class ControlRow:
     rules: list[RuleInfo]
     cells: list[Cell]
     verdict: str
+    title: str = ""  # from the benchmark's list; "" for frameworks without one
+    automated: bool = True
+    section: str = ""
+    in_benchmark: bool = True  # False: a rule maps to an id the benchmark's list does not have
 
     @property
     def label(self) -> str:
@@ -140,6 +163,7 @@ class FrameworkReport:
     connections: list[CloudConnection]
     controls: list[ControlRow]
     tally: Tally  # controls across the organization
+    benchmark: Benchmark | None = None  # the full control list, when the framework has one
 
     @property
     def provider_label(self) -> str:
@@ -149,6 +173,10 @@ class FrameworkReport:
     @property
     def evaluated_connections(self) -> int:
         return sum(1 for c in self.connections if getattr(c, "has_verdicts", False))
+
+    @property
+    def automated_controls(self) -> int:
+        return sum(1 for row in self.controls if row.automated)
 
 
 def _statuses(org, rule_ids: Iterable[str]) -> dict[tuple[int, str], RuleStatus]:
@@ -164,6 +192,30 @@ def _connections(org, providers: list[str]) -> list[CloudConnection]:
     return list(CloudConnection.objects.for_org(org).filter(provider__in=providers).order_by("name", "id"))
 
 
+@dataclass(frozen=True)
+class _ControlSpec:
+    id: str
+    rule_ids: list[str]
+    title: str = ""
+    automated: bool = True
+    section: str = ""
+    in_benchmark: bool = True
+
+
+def _control_specs(framework: str, controls: Mapping[str, list[str]]) -> list[_ControlSpec]:
+    """The rows to show: the benchmark's every control in its order (with the rules mapped to each), then
+    any id a rule maps to that the list lacks; without a list, the controls rules map to."""
+    benchmark = BENCHMARKS.get(framework)
+    if benchmark is None:
+        return [_ControlSpec(control, list(rule_ids)) for control, rule_ids in controls.items()]
+    specs = [
+        _ControlSpec(c.id, list(controls.get(c.id, ())), c.title, c.automated, c.section) for c in benchmark.controls
+    ]
+    listed = {c.id for c in benchmark.controls}
+    specs += [_ControlSpec(cid, list(ids), in_benchmark=False) for cid, ids in controls.items() if cid not in listed]
+    return specs
+
+
 def _report(
     framework: str,
     controls: Mapping[str, list[str]],
@@ -177,7 +229,9 @@ def _report(
         conn.has_verdicts = conn.pk in evaluated
     rows: list[ControlRow] = []
     tally = Tally()
-    for control, rule_ids in controls.items():
+    for spec in _control_specs(framework, controls):
+        control, rule_ids = spec.id, spec.rule_ids
+        judge = control_verdict if spec.automated else manual_verdict
         infos = []
         for rule_id in rule_ids:
             rule = catalog.get(rule_id)
@@ -201,16 +255,20 @@ def _report(
             cells.append(
                 Cell(
                     connection_id=conn.pk,
-                    verdict=control_verdict(r.verdict for r in rule_cells),
+                    verdict=judge([r.verdict for r in rule_cells]),
                     rules=rule_cells,
                     tally=cell_tally,
                     open_findings=sum(r.matched for r in rule_cells),
                 )
             )
-        verdict = org_verdict(c.verdict for c in cells)
+        verdict = org_verdict([c.verdict for c in cells], spec.automated)
         tally.add(verdict)
-        rows.append(ControlRow(control, infos, cells, verdict))
-    return FrameworkReport(framework, FRAMEWORKS[framework], providers, connections, rows, tally)
+        rows.append(
+            ControlRow(control, infos, cells, verdict, spec.title, spec.automated, spec.section, spec.in_benchmark)
+        )
+    return FrameworkReport(
+        framework, FRAMEWORKS[framework], providers, connections, rows, tally, BENCHMARKS.get(framework)
+    )
 
 
 def framework_report(org, framework: str) -> FrameworkReport:

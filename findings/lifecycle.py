@@ -139,6 +139,9 @@ def evaluate_connection(connection, *, now: datetime | None = None) -> Evaluatio
         # Serialize evaluations of one connection (a sync's and a rule change's may overlap).
         type(connection).objects.for_org(connection.org_id).select_for_update().filter(pk=connection.pk).first()
         _apply(connection, now, index, matches, metas, evaluated, summary)
+        from findings.bulk import apply_scope_suppressions  # accepted by rule and scope: new findings too
+
+        apply_scope_suppressions(connection, now=now)
         _write_rule_status(connection, now, applicable, evaluation, drift, coverage)
         _write_daily_counts(connection, now)
     summary.not_evaluated_rules = sum(1 for r in evaluation.results.values() if r.not_evaluated and not r.matched)
@@ -260,6 +263,7 @@ _STATE_FIELDS = (
     "suppressed_until",
     "suppressed_by_id",
     "suppressed_at",
+    "suppression_rule_id",
 )
 
 
@@ -290,6 +294,7 @@ def _lift_suppression(finding: Finding) -> None:
     finding.suppressed_until = None
     finding.suppressed_by = None
     finding.suppressed_at = None
+    finding.suppression_rule = None
 
 
 def _write_rule_status(connection, now, applicable: list[OrgRule], evaluation, drift, coverage) -> None:
@@ -372,7 +377,14 @@ def expire_suppressions(*, now: datetime | None = None) -> int:
         for finding in expired:
             _lift_suppression(finding)
             finding.save(
-                update_fields=["status", "suppressed_reason", "suppressed_until", "suppressed_by", "suppressed_at"]
+                update_fields=[
+                    "status",
+                    "suppressed_reason",
+                    "suppressed_until",
+                    "suppressed_by",
+                    "suppressed_at",
+                    "suppression_rule",
+                ]
             )
             FindingEvent.objects.create(
                 org_id=finding.org_id, finding=finding, kind=E.UNSUPPRESSED, at=now, note="The suppression expired."

@@ -87,6 +87,10 @@ class Finding(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     suppressed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the suppression came from an acceptance by rule and scope (lifting it reopens the finding).
+    suppression_rule = models.ForeignKey(
+        "findings.SuppressionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+    )
 
     objects = OrgScopedManager()
 
@@ -290,3 +294,52 @@ class DailyFindingCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.severity}/{self.category}: {self.count}"
+
+
+class SuppressionRule(models.Model):
+    """Findings of one rule accepted once within a scope (a connection, a region, a tag, or all three):
+    every matching finding is suppressed, now and after every later evaluation, until the rule expires or
+    is lifted. Default-VPC boilerplate across 38 regions is one decision, not 38."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    rule_id = models.CharField(max_length=200)
+    connection = models.ForeignKey(
+        "connections.CloudConnection", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    region = models.CharField(max_length=64, blank=True, help_text="Empty: every region.")
+    tag_key = models.CharField(max_length=128, blank=True, help_text="Empty: any tags.")
+    tag_value = models.CharField(max_length=256, blank=True, help_text="Empty with a key: the key with any value.")
+    reason = models.TextField()
+    until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["org", "rule_id"], name="suppressionrule_org_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} accepted in {self.scope_label}"
+
+    @property
+    def scope_label(self) -> str:
+        parts = []
+        if self.connection_id:
+            parts.append(f"connection {self.connection.name}")
+        if self.region:
+            parts.append(f"region {self.region}")
+        if self.tag_key:
+            parts.append(f"tag {self.tag_key}={self.tag_value}" if self.tag_value else f"tag {self.tag_key}")
+        return ", ".join(parts) or "every connection"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.lifted_at is None and (self.until is None or self.until > now)

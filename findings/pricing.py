@@ -1,7 +1,8 @@
 """The small price table behind cost findings, and the estimators cost rules name.
 
 Source: the public on-demand list prices (USD) of the AWS pricing pages (EBS, EC2 Elastic IP / public
-IPv4, VPC NAT gateway, Elastic Load Balancing) and of Azure (Managed Disks, Public IP addresses), as
+IPv4, VPC NAT gateway, Elastic Load Balancing) and of Azure (Managed Disks, Public IP addresses, App
+Service plans, Application Gateway, Azure Firewall), as
 published around ``PRICES_AS_OF``. They are ESTIMATES for showing the order of magnitude of waste:
 no discounts (Savings Plans, reservations, EDP, free tier), no taxes, no usage-based parts (data
 processed by a NAT gateway, LCUs, disk transactions, snapshot change rates). Refresh the figures and
@@ -115,6 +116,33 @@ LOAD_BALANCER_HOUR: dict[str, dict[str, float]] = {
     "gateway": {DEFAULT: 0.0125},
 }
 
+# The prices below (CloudWatch Logs, DynamoDB, EFS, EKS, WAF, RDS storage) are list prices as remembered
+# for ``PRICES_AS_OF``; like the rest, they show an order of magnitude and need checking on the price pages.
+
+# CloudWatch Logs stored (archived) data, per GB-month.
+LOG_STORAGE_GB_MONTH: dict[str, float] = {DEFAULT: 0.03, "eu-central-1": 0.0324, "ap-northeast-1": 0.033}
+
+# DynamoDB provisioned capacity, per capacity-unit hour (standard table class), and storage per GB-month.
+DYNAMODB_RCU_HOUR: dict[str, float] = {DEFAULT: 0.00013, "eu-west-1": 0.000147, "eu-central-1": 0.0001586}
+DYNAMODB_WCU_HOUR: dict[str, float] = {DEFAULT: 0.00065, "eu-west-1": 0.000735, "eu-central-1": 0.000793}
+DYNAMODB_STORAGE_GB_MONTH: dict[str, float] = {DEFAULT: 0.25, "eu-west-1": 0.283, "eu-central-1": 0.306}
+
+# EFS storage per GB-month: Standard, and Infrequent Access (regional file systems).
+EFS_STANDARD_GB_MONTH: dict[str, float] = {DEFAULT: 0.30, "eu-west-1": 0.33, "eu-central-1": 0.36}
+EFS_IA_GB_MONTH: dict[str, float] = {DEFAULT: 0.016, "eu-west-1": 0.018, "eu-central-1": 0.02}
+
+# EKS control plane per cluster-hour: standard support, and a version in extended support.
+EKS_STANDARD_HOUR = 0.10
+EKS_EXTENDED_HOUR = 0.60
+
+# AWS WAF: per web ACL and per rule (a rule group counts as one rule) each month; requests not counted.
+WAF_WEB_ACL_MONTH = 5.0
+WAF_RULE_MONTH = 1.0
+
+# RDS storage per GB-month (single-AZ; Multi-AZ bills it twice), by storage type.
+RDS_STORAGE_GB_MONTH: dict[str, float] = {"gp2": 0.115, "gp3": 0.115, "io1": 0.125, "io2": 0.125, "standard": 0.10}
+GIB = 1024**3
+
 # --- Azure (East US list prices; other regions fall back to them) -----------------------------------
 
 # Managed disks, LRS, USD per month by size tier: (tier, GiB, price). A disk bills as the smallest
@@ -173,6 +201,56 @@ AZURE_DISK_GIB_MONTH: dict[str, float] = {"PremiumV2_LRS": 0.0819, "UltraSSD_LRS
 
 # Public IP addresses per hour (a Basic dynamic address holds no IP while unassociated: free).
 AZURE_PUBLIC_IP_HOUR: dict[str, float] = {"Standard": 0.005, "Basic": 0.0036}
+
+# App Service plans per instance-hour, (Linux, Windows), by SKU. Consumption (Y1), Flex (FC1) and Free are
+# billed per use or not at all: 0. Elastic Premium (EP*) and Workflow Standard (WS*) are billed per instance
+# like the others (vCPU and memory together), the figures being the instance's total.
+AZURE_APP_SERVICE_HOUR: dict[str, tuple[float, float]] = {
+    "F1": (0.0, 0.0),
+    "Y1": (0.0, 0.0),
+    "FC1": (0.0, 0.0),
+    "D1": (0.013, 0.013),
+    "B1": (0.018, 0.075),
+    "B2": (0.036, 0.15),
+    "B3": (0.071, 0.30),
+    "S1": (0.095, 0.10),
+    "S2": (0.19, 0.20),
+    "S3": (0.38, 0.40),
+    "P1v2": (0.111, 0.20),
+    "P2v2": (0.222, 0.40),
+    "P3v2": (0.444, 0.80),
+    "P0v3": (0.077, 0.112),
+    "P1v3": (0.155, 0.224),
+    "P2v3": (0.31, 0.448),
+    "P3v3": (0.62, 0.896),
+    "P1mv3": (0.186, 0.269),
+    "P2mv3": (0.372, 0.538),
+    "I1v2": (0.30, 0.40),
+    "I2v2": (0.60, 0.80),
+    "I3v2": (1.20, 1.60),
+    "EP1": (0.216, 0.216),
+    "EP2": (0.432, 0.432),
+    "EP3": (0.864, 0.864),
+    "WS1": (0.20, 0.20),
+    "WS2": (0.40, 0.40),
+    "WS3": (0.80, 0.80),
+}
+# Application Gateway v2: a fixed price per gateway-hour plus capacity units (an instance is 10 units; the
+# minimum instance count is reserved and billed). v1: per instance-hour by size.
+AZURE_APP_GATEWAY_V2_HOUR: dict[str, tuple[float, float]] = {  # tier -> (fixed, per capacity unit)
+    "Standard_v2": (0.246, 0.008),
+    "WAF_v2": (0.443, 0.0144),
+    "Basic": (0.0225, 0.008),
+}
+AZURE_APP_GATEWAY_V1_INSTANCE_HOUR: dict[str, float] = {
+    "Standard_Small": 0.025,
+    "Standard_Medium": 0.07,
+    "Standard_Large": 0.32,
+    "WAF_Medium": 0.126,
+    "WAF_Large": 0.448,
+}
+# Azure Firewall deployment per hour (data processed is usage-based and not counted).
+AZURE_FIREWALL_HOUR: dict[str, float] = {"Basic": 0.395, "Standard": 1.25, "Premium": 1.75}
 
 
 # --- Lookups --------------------------------------------------------------------------------------
@@ -298,6 +376,62 @@ def stopped_instance_volumes(record: Mapping[str, Any], index: Any = None) -> fl
     return sum(costs) if costs else None
 
 
+def log_group_storage(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """A log group's stored data for a month (what retention would stop from growing)."""
+    stored = _number(_config(record).get("stored_bytes"))
+    if stored is None:
+        return None
+    return stored / GIB * regional(LOG_STORAGE_GB_MONTH, record.get("region"))
+
+
+def dynamodb_provisioned(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """A provisioned table's read and write capacity (its indexes' included) and its storage."""
+    cfg = _config(record)
+    if cfg.get("billing_mode") != "PROVISIONED":
+        return None
+    units = [cfg, *(cfg.get("global_secondary_indexes") or [])]
+    reads = sum(_number(u.get("read_capacity_units")) or 0.0 for u in units)
+    writes = sum(_number(u.get("write_capacity_units")) or 0.0 for u in units)
+    region = record.get("region")
+    hourly = reads * regional(DYNAMODB_RCU_HOUR, region) + writes * regional(DYNAMODB_WCU_HOUR, region)
+    storage = (_number(cfg.get("size_bytes")) or 0.0) / GIB * regional(DYNAMODB_STORAGE_GB_MONTH, region)
+    return monthly(hourly) + storage
+
+
+def efs_storage(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """An EFS file system's stored data (Standard and Infrequent Access; throughput not counted)."""
+    cfg = _config(record)
+    total = _number(cfg.get("size_bytes"))
+    if total is None:
+        return None
+    ia = _number(cfg.get("size_bytes_ia")) or 0.0
+    standard = _number(cfg.get("size_bytes_standard"))
+    standard = total - ia if standard is None else standard
+    region = record.get("region")
+    return standard / GIB * regional(EFS_STANDARD_GB_MONTH, region) + ia / GIB * regional(EFS_IA_GB_MONTH, region)
+
+
+def eks_extended_support(record: Mapping[str, Any], index: Any = None) -> float:
+    """What an EKS cluster on an extended-support version pays above standard support each month."""
+    return monthly(EKS_EXTENDED_HOUR - EKS_STANDARD_HOUR)
+
+
+def waf_web_acl(record: Mapping[str, Any], index: Any = None) -> float:
+    """An AWS WAF web ACL and its rules (requests and paid managed rule groups not counted)."""
+    rules = _number(_config(record).get("rule_count")) or 0.0
+    return WAF_WEB_ACL_MONTH + rules * WAF_RULE_MONTH
+
+
+def rds_storage(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """The storage a stopped RDS instance keeps paying for (provisioned IOPS and backups not counted)."""
+    cfg = _config(record)
+    size = _number(cfg.get("allocated_storage_gb"))
+    if size is None:
+        return None
+    price = RDS_STORAGE_GB_MONTH.get(str(cfg.get("storage_type") or "gp2"), RDS_STORAGE_GB_MONTH["gp2"])
+    return size * price * (2 if cfg.get("multi_az") else 1)
+
+
 def azure_managed_disk(record: Mapping[str, Any], index: Any = None) -> float | None:
     """An Azure managed disk by SKU and size tier."""
     cfg = _config(record)
@@ -318,6 +452,39 @@ def azure_public_ip(record: Mapping[str, Any], index: Any = None) -> float | Non
     return monthly(hourly) if hourly is not None else None
 
 
+def azure_app_service_plan(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """An App Service plan's instances (every instance of the plan is billed, whatever runs on it)."""
+    cfg = _config(record)
+    prices = AZURE_APP_SERVICE_HOUR.get(str(cfg.get("sku") or ""))
+    if prices is None:
+        return None
+    workers = _number(cfg.get("workers"))
+    hourly = prices[0] if cfg.get("os") == "linux" else prices[1]
+    return monthly(hourly * max(workers if workers is not None else 1.0, 1.0))
+
+
+def azure_application_gateway(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """An Application Gateway's fixed hours and reserved capacity (v2: the minimum instance count's
+    capacity units; v1: every instance). Traffic-driven capacity units are not counted."""
+    cfg = _config(record)
+    tier, sku = str(cfg.get("tier") or ""), str(cfg.get("sku") or "")
+    instances = _number(cfg.get("capacity"))
+    if instances is None:
+        instances = _number(cfg.get("min_capacity"))
+    if tier in AZURE_APP_GATEWAY_V2_HOUR:
+        fixed_hour, unit_hour = AZURE_APP_GATEWAY_V2_HOUR[tier]
+        return monthly(fixed_hour + (instances or 0.0) * 10 * unit_hour)
+    if sku in AZURE_APP_GATEWAY_V1_INSTANCE_HOUR:
+        return monthly(AZURE_APP_GATEWAY_V1_INSTANCE_HOUR[sku] * (instances or 2.0))  # v1 defaults to 2
+    return None
+
+
+def azure_firewall(record: Mapping[str, Any], index: Any = None) -> float | None:
+    """An Azure Firewall's deployment hours (data processing not counted)."""
+    hourly = AZURE_FIREWALL_HOUR.get(str(_config(record).get("sku_tier") or ""))
+    return monthly(hourly) if hourly is not None else None
+
+
 def fixed(record: Mapping[str, Any], index: Any = None, *, monthly_usd: float) -> float:
     """A flat monthly figure the rule states itself (``cost: {estimator: fixed, monthly_usd: 5}``)."""
     return float(monthly_usd)
@@ -331,7 +498,16 @@ ESTIMATORS: dict[str, Callable[..., float | None]] = {
     "nat_gateway": nat_gateway,
     "load_balancer": load_balancer,
     "stopped_instance_volumes": stopped_instance_volumes,
+    "log_group_storage": log_group_storage,
+    "dynamodb_provisioned": dynamodb_provisioned,
+    "efs_storage": efs_storage,
+    "eks_extended_support": eks_extended_support,
+    "waf_web_acl": waf_web_acl,
+    "rds_storage": rds_storage,
     "azure_managed_disk": azure_managed_disk,
     "azure_public_ip": azure_public_ip,
+    "azure_app_service_plan": azure_app_service_plan,
+    "azure_application_gateway": azure_application_gateway,
+    "azure_firewall": azure_firewall,
     "fixed": fixed,
 }

@@ -546,3 +546,106 @@ def drift_rows(finding: Finding) -> list[DriftRow]:
         old, new = change.get("old"), change.get("new")
         rows.append(DriftRow(str(path_), None if old is None else _show(old), None if new is None else _show(new)))
     return rows
+
+
+# --- triage at scale: findings grouped by rule, and the one count every page reads ----------------------
+
+
+@dataclass
+class RuleGroup:
+    """The filtered findings of one rule: how many, on how many connections, and their waste."""
+
+    rule_id: str
+    title: str
+    severity: str
+    category: str
+    count: int
+    connections: int
+    waste: Decimal | None
+    querystring: str = ""  # the list's filters narrowed to this rule (the group's flat view)
+
+    @property
+    def severity_label(self) -> str:
+        return Severity(self.severity).label if self.severity in Severity.values else self.severity
+
+
+def group_by_rule(findings: QuerySet[Finding], filters: FindingFilters) -> list[RuleGroup]:
+    """One grouped query over the filtered findings: a row per rule, most severe first, then the
+    largest groups. Titles are taken from the rule's newest finding (all of a rule's findings share one)."""
+    from django.db.models import Max, Min
+
+    rows = (
+        findings.order_by()
+        .values("rule_id")
+        .annotate(
+            title=Max("title"),
+            rank=Min(severity_rank()),
+            category=Max("category"),
+            n=Count("id"),
+            conns=Count("connection_id", distinct=True),
+            usd=Sum("monthly_usd"),
+        )
+        .order_by("rank", "-n", "rule_id")
+    )
+    severities = list(SEVERITY_ORDER)
+    return [
+        RuleGroup(
+            rule_id=row["rule_id"],
+            title=row["title"],
+            severity=severities[row["rank"]] if row["rank"] < len(severities) else "",
+            category=row["category"],
+            count=row["n"],
+            connections=row["conns"],
+            waste=row["usd"],
+            querystring=filters.querystring(rule=[row["rule_id"]]),
+        )
+        for row in rows
+    ]
+
+
+def open_counts(org, pairs: Iterable[tuple[int, str]] | None = None) -> dict[tuple[int, str], int]:
+    """Open findings per (connection, rule): the one count behind the compliance cells, rule pages and the
+    dashboard, recomputed from the findings themselves (suppressed and resolved ones excluded)."""
+    qs = Finding.objects.for_org(org).filter(status=Finding.Status.OPEN)
+    pairs = list(pairs) if pairs is not None else None
+    if pairs is not None:
+        if not pairs:
+            return {}
+        qs = qs.filter(connection_id__in={c for c, _ in pairs}, rule_id__in={r for _, r in pairs})
+    rows = qs.values_list("connection_id", "rule_id").annotate(n=Count("id")).order_by()
+    counts = {(c, r): n for c, r, n in rows}
+    if pairs is not None:
+        return {pair: counts.get(pair, 0) for pair in pairs}
+    return counts
+
+
+def refresh_rule_statuses(org, pairs: Iterable[tuple[int, str]]) -> int:
+    """After a suppression or its lifting: each (connection, rule)'s ``RuleStatus`` takes its open count
+    from ``open_counts`` and its verdict follows (fail while findings are open; else pass, or not
+    evaluated when part of the scope was not seen), as the last evaluation would have written it.
+    Returns how many statuses changed."""
+    pairs = set(pairs)
+    if not pairs:
+        return 0
+    counts = open_counts(org, pairs)
+    V = RuleStatus.Verdict
+    statuses = RuleStatus.objects.for_org(org).filter(
+        connection_id__in={c for c, _ in pairs}, rule_id__in={r for _, r in pairs}
+    )
+    changed = []
+    for status in statuses:
+        key = (status.connection_id, status.rule_id)
+        if key not in pairs:
+            continue
+        matched = counts.get(key, 0)
+        if matched:
+            verdict = V.FAIL
+        elif status.not_evaluated_count:
+            verdict = V.NOT_EVALUATED
+        else:
+            verdict = V.PASS
+        if (status.matched, status.verdict) != (matched, verdict):
+            status.matched, status.verdict = matched, verdict
+            changed.append(status)
+    RuleStatus.objects.for_org(org).bulk_update(changed, ["matched", "verdict"], batch_size=500)
+    return len(changed)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent
+from cloustral import product_events
 from findings.actions import do_reevaluate_org
 from findings.models import CustomRule, OrgPolicy, Severity
 from findings.rule_editor import parse_custom_rule
@@ -102,6 +103,7 @@ def do_create_custom_rule(
             connections=[c.pk for c in scope],
         )
         do_reevaluate_org(org)
+    product_events.emit(request, "rule_created", kind="custom", severity=custom.severity)
     return custom
 
 
@@ -222,6 +224,7 @@ def do_create_policy(
             enabled=enabled,
         )
         do_reevaluate_org(org)
+    product_events.emit(request, "rule_created", kind="policy", policy_kind=policy.kind, severity=policy.severity)
     return policy
 
 

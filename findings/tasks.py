@@ -30,6 +30,8 @@ def evaluate_connection(connection_id: int) -> str:
     connection = CloudConnection.objects.unscoped().select_related("org").filter(pk=connection_id).first()
     if connection is None:
         return "missing"  # deleted since it was queued: its findings went with it
+    if connection.org.processing_paused:
+        return "paused"  # the owner restricted processing: nothing is evaluated until they resume
     try:
         summary = lifecycle.evaluate_connection(connection)
     except SoftTimeLimitExceeded as exc:

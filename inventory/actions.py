@@ -11,9 +11,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from connections.models import CloudConnection
+from billing import limits
+from connections.models import SCAN_INTERVALS, CloudConnection
 from inventory import sync
 from inventory.models import SyncRun
+from orgs.models import Organization
 
 logger = logging.getLogger(__name__)
 S = SyncRun.Status
@@ -29,7 +31,16 @@ def active_run(connection: CloudConnection) -> SyncRun | None:
     return SyncRun.objects.for_org(connection.org_id).filter(connection=connection, status__in=SyncRun.ACTIVE).first()
 
 
+def paused(connection: CloudConnection) -> bool:
+    """An owner paused the organization's processing (privacy app); read afresh, not from a cached org."""
+    return Organization.objects.filter(pk=connection.org_id, processing_paused_at__isnull=False).exists()
+
+
 def check_can_sync(connection: CloudConnection) -> None:
+    if paused(connection):
+        raise SyncNotAllowed(
+            "Processing of this organization is paused: no scans until an owner resumes it (Team → Data & privacy)."
+        )
     if not connection.enabled:
         raise SyncNotAllowed("This connection is disabled: enable it to scan it.")
     if not sync.provider_supported(connection.provider):
@@ -103,14 +114,19 @@ def due_connections(now: datetime | None = None) -> list[CloudConnection]:
     candidates = (
         CloudConnection.objects.unscoped()  # the scheduler works across organizations on purpose
         .filter(enabled=True, status=CloudConnection.Status.VERIFIED, provider__in=providers)
+        .filter(org__processing_paused_at__isnull=True)  # paused organizations are not scanned
         .exclude(scan_frequency=CloudConnection.ScanFrequency.MANUAL)
         .annotate(last_run_at=Max("sync_runs__created_at"))
         .select_related("org")
         .order_by("id")
     )
     due = []
+    frequency_by_org: dict[tuple[int, str], str] = {}  # the plan's fastest frequency applies (billing)
     for connection in candidates:
-        interval = connection.scan_interval
+        key = (connection.org_id, connection.scan_frequency)
+        if key not in frequency_by_org:
+            frequency_by_org[key] = limits.scheduled_frequency(connection.org, connection.scan_frequency)
+        interval = SCAN_INTERVALS.get(frequency_by_org[key])
         if interval is None:
             continue
         if connection.last_run_at is None or connection.last_run_at + interval <= now + SCHEDULE_TOLERANCE:

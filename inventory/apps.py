@@ -9,3 +9,11 @@ class InventoryConfig(AppConfig):
         from inventory.collectors import registry
 
         registry.load_all()
+
+        from inventory import retention
+
+        retention.register()  # billing's plans: the resource count and the history they prune
+
+        from inventory import first_scan
+
+        first_scan.register()  # a new connection starts its first scan (connections.hooks)

@@ -52,6 +52,35 @@ AWS_QUOTAS: dict[str, Quota] = {
     "s3": Quota(50, 100, "not documented for control calls: conservative"),
     "elasticloadbalancing": Quota(10, 40, "not documented: conservative"),
     "cloudtrail": Quota(5, 10, "not documented: conservative"),
+    # Account and region settings (inventory/collectors/aws/account.py, region_settings.py): a few calls per
+    # account or region and scan, each service paced on its own bucket.
+    # "Security Hub quotas": most operations (DescribeHub included) 10 requests/s, burst 30.
+    "securityhub": Quota(10, 30, "documented: Security Hub API rate, operations other than findings"),
+    "guardduty": Quota(5, 10, "not documented per operation: conservative"),
+    "config": Quota(5, 10, "not documented for Describe* calls: conservative"),
+    "access-analyzer": Quota(5, 10, "not documented for ListAnalyzers: conservative"),
+    "account": Quota(2, 5, "not documented (Account Management API, global): conservative"),
+    "s3-control": Quota(5, 10, "not documented for GetPublicAccessBlock: conservative"),
+    # Containers, data stores, APIs, edge, organization (collectors ecs.py … organizations.py). Figures marked
+    # "to verify" are recalled from the service's quota page, not re-checked: kept at or below them.
+    # "Request throttling for the Amazon ECS API": cluster read actions, bucket 50, refill 20/s.
+    "ecs": Quota(20, 50, "documented: ECS API throttling, cluster read actions (bucket 50, refill 20/s)"),
+    "eks": Quota(10, 20, "not documented per operation: conservative"),
+    "dynamodb": Quota(10, 20, "not documented as a rate for control-plane reads: conservative"),
+    "sqs": Quota(20, 50, "not documented for queue attribute reads (very high in practice): conservative"),
+    "sns": Quota(10, 30, "to verify: per-action TPS, ListTopics the lowest we call"),
+    "elasticache": Quota(5, 10, "not documented: conservative"),
+    # API Gateway's management API (v1 and v2 share the endpoint).
+    "apigateway": Quota(5, 20, "to verify: management calls 10/s burst 40 per account, GetResources lower"),
+    "secretsmanager": Quota(20, 40, "to verify: ListSecrets / GetResourcePolicy quotas are higher"),
+    "api.ecr": Quota(10, 20, "to verify: per-operation rates, DescribeRepositories the lowest we call"),
+    "elasticfilesystem": Quota(10, 20, "not documented: conservative"),
+    "autoscaling": Quota(10, 20, "not documented (Describe* share a bucket): conservative"),
+    "logs": Quota(5, 10, "to verify: DescribeLogGroups 10/s, DescribeMetricFilters 5/s (the lowest we call)"),
+    "monitoring": Quota(9, 9, "to verify: CloudWatch DescribeAlarms 9 TPS"),
+    "acm": Quota(8, 8, "to verify: ACM ListCertificates 8/s, DescribeCertificate 10/s"),
+    "wafv2": Quota(5, 10, "not documented for reads: conservative"),
+    "organizations": Quota(5, 10, "not documented per operation (throttled per account): conservative"),
 }
 DEFAULT_QUOTA = Quota(5, 10, "default for services without an entry: conservative")
 
@@ -76,6 +105,21 @@ AZURE_QUOTAS: dict[str, Quota] = {
     "Microsoft.Compute": Quota(5, 20, "not documented (policies in x-ms-ratelimit-remaining-resource): conservative"),
     "Microsoft.Sql": Quota(5, 10, "not documented: conservative"),
     "Microsoft.KeyVault": Quota(5, 10, "not documented for the management plane: conservative"),
+    # Platform, monitoring and governance providers (collectors aks.py … subscription.py). None publishes a
+    # read quota of its own for these calls; Resource Manager's subscription bucket paces them all as well.
+    "Microsoft.ContainerService": Quota(5, 10, "not documented for managedClusters reads: conservative"),
+    "Microsoft.Web": Quota(5, 20, "not documented (several calls per site): conservative"),
+    "Microsoft.DocumentDB": Quota(5, 10, "not documented for the management plane: conservative"),
+    "Microsoft.ContainerRegistry": Quota(5, 10, "not documented for the management plane: conservative"),
+    "Microsoft.OperationalInsights": Quota(5, 10, "not documented for workspace reads: conservative"),
+    # One call per monitored resource; Azure Monitor's documented API limit is per subscription and higher.
+    "Microsoft.Insights": Quota(5, 20, "not documented for diagnosticSettings reads: conservative"),
+    "Microsoft.Security": Quota(2, 5, "not documented: conservative (three list calls per subscription)"),
+    "Microsoft.Authorization": Quota(5, 10, "not documented (role definitions read once each): conservative"),
+    "Microsoft.ManagedServices": Quota(2, 5, "not documented: conservative (one call per subscription)"),
+    # Tenant-level reads (no subscription in the path): paced with the subscription that asks.
+    "Microsoft.Subscription": Quota(1, 2, "not documented: conservative (one call per subscription)"),
+    "microsoft.aadiam": Quota(1, 2, "not documented: conservative (one call per subscription)"),
 }
 AZURE_DEFAULT_QUOTA = Quota(5, 10, "default for resource providers without an entry: conservative")
 ACCOUNT_WIDE = "*"  # the service name of an account-wide bucket (Resource Manager's per subscription)

@@ -59,9 +59,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing import limits
 from cloustral.logging import redact_value
 from inventory import hooks
-from inventory.collectors.base import Collector, ResourceRecord, collectors_for, volatile_keys
+from inventory.collectors.base import Collector, ResourceRecord, UnitSkipped, collectors_for, volatile_keys
 from inventory.coverage import is_per_subscription, scope_region, subscription_scope
 from inventory.diff import resource_diff, strip_volatile
 from inventory.models import (
@@ -117,6 +118,8 @@ def classify_aws_error(exc: BaseException) -> tuple[str, str, str]:
     """(coverage status, code, message) for an exception out of an AWS collector. Messages are AWS's own
     (they name actions and principals, never credentials) or ours; unexpected exceptions get a generic
     message and go to the log with their traceback."""
+    if isinstance(exc, UnitSkipped):  # the collector's own verdict: its type does not apply here
+        return SKIPPED, exc.code, _clean(exc.message)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {}) or {}
         code = str(error.get("Code") or "ClientError")
@@ -379,11 +382,24 @@ class RunControl:
         self.interval = settings.SYNC_HEARTBEAT_SECONDS
         self.done = 0
         self.total = 0
+        # What the progress page shows while the run goes on: resources found and units not collected.
+        self.found = 0
+        self.warnings: list[dict] = []
         self._last_beat = time.monotonic()
 
     def start(self, total: int) -> None:
         self.total = total
         SyncRun.objects.unscoped().filter(pk=self.run_id).update(progress_total=total, progress_done=0)
+
+    def record(self, result: UnitResult) -> None:
+        if result.status == COLLECTED:
+            self.found += len(result.records)
+        elif result.status != CANCELLED_UNIT and len(self.warnings) < MAX_LISTED_WARNINGS:
+            rtype, region = result.unit.scope
+            self.warnings.append(
+                {"type": rtype, "region": region, "status": result.status, "code": result.code}
+                | {"message": result.message}
+            )
 
     def tick(self, done: int) -> None:
         self.done = done
@@ -394,7 +410,9 @@ class RunControl:
 
     def beat(self) -> None:
         self._last_beat = time.monotonic()
-        SyncRun.objects.unscoped().filter(pk=self.run_id).update(heartbeat_at=timezone.now(), progress_done=self.done)
+        SyncRun.objects.unscoped().filter(pk=self.run_id, status__in=SyncRun.ACTIVE).update(
+            heartbeat_at=timezone.now(), progress_done=self.done, resource_count=self.found, warnings=self.warnings
+        )
         if self.lock:
             self.lock.refresh()
         if SyncRun.objects.unscoped().filter(pk=self.run_id, cancel_requested=True).exists():
@@ -430,6 +448,7 @@ def execute_units(
                         results.append(UnitResult(futures[future], CANCELLED_UNIT))
                     else:
                         results.append(future.result())
+                    control.record(results[-1])
                 control.tick(len(results))
                 if control.cancelled.is_set():
                     for future in pending:
@@ -485,8 +504,10 @@ def _strip_account_host_prefix(request: Any, **kwargs: Any) -> None:
 
 
 def aws_scan_regions(connection) -> list[str]:
-    """Enabled ∩ selected (all enabled when none is selected)."""
-    enabled = list(connection.enabled_regions or [])
+    """Enabled ∩ selected (all enabled when none is selected), in the connection's partition only."""
+    from connections.regions import in_partition, partition_of_arn
+
+    enabled = in_partition(list(connection.enabled_regions or []), partition_of_arn(connection.role_arn))
     selected = [r for r in connection.selected_regions or [] if r in enabled]
     return sorted(selected or enabled)
 
@@ -1005,6 +1026,20 @@ def _plan_resources(
     return plan
 
 
+def _hold_to_resource_limit(org, plan: _ResourcePlan, new: dict[str, ResourceRecord], outcome: Outcome) -> None:
+    """The plan's resource limit (billing): new resources are stored while the organization has room;
+    everything already stored is kept and updated. The run's warnings say what was left out and why."""
+    room = limits.remaining(org, "resources")
+    if room is None or len(plan.created) <= room + len(plan.deleted):
+        return
+    room += len(plan.deleted)  # resources this run removes free their places
+    left_out = plan.created[room:]
+    plan.created = plan.created[:room]
+    for record in left_out:
+        del new[record.native_id]
+    outcome.warnings.append(limits.resources_left_out_warning(org, Counter(r.resource_type for r in left_out)))
+
+
 def _insert_created(ctx: _WriteContext, plan: _ResourcePlan) -> None:
     """Insert the new resources, then record their ids (relationships need them), counts and changes."""
     returned = insert_rows(
@@ -1119,6 +1154,7 @@ def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outco
         resources = Resource.objects.for_org(ctx.org_id).filter(connection=connection)
         fields = ("id", "native_id", "resource_type", "region", "name", "tags", "config")
         plan = _plan_resources(ctx, resources.values_list(*fields), new, collected_scopes, summary)
+        _hold_to_resource_limit(run.org, plan, new, outcome)
 
         _insert_created(ctx, plan)
         update_resources(ctx.org_id, plan.to_update + plan.refreshed)

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from cloustral import product_events
 from connections.access import get_connection_for_member
 from inventory import actions
 from inventory.access import get_sync_run_for_member
@@ -61,6 +62,7 @@ def scan_now(request: HttpRequest, connection_id: int) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect(connection.get_absolute_url())
     if started:
+        product_events.emit(request, "scan_started", provider=connection.provider, trigger="manual")
         messages.success(request, "Scan started.")
     else:
         messages.info(request, "A scan of this connection is already under way: here it is.")

@@ -25,6 +25,7 @@ from django.utils.text import slugify
 
 from accounts import audit
 from accounts.models import AuditEvent, User
+from orgs.limits import member_refusal
 from orgs.models import Invitation, Membership, Organization, hash_token
 from orgs.roles import Capability, Role, assignable_roles
 
@@ -278,6 +279,15 @@ def _send_invitation_email(invitation: Invitation, token: str, request: HttpRequ
     get_adapter(request).send_mail("orgs/email/invitation", invitation.email, context)
 
 
+def _refuse_over_member_limit(org: Organization) -> None:
+    """A pending invitation holds a seat: refuse one the plan has no room for (orgs.limits)."""
+    refusal = member_refusal(org)
+    if refusal is not None:
+        error = OrgActionError(refusal.message, code="plan_limit")
+        error.html = refusal.html
+        raise error
+
+
 def do_invite(actor: Membership, email: str, role: str, *, request: HttpRequest | None = None) -> Invitation:
     _require(actor, Capability.MANAGE_INVITATIONS)
     email = email.strip().lower()
@@ -290,6 +300,7 @@ def do_invite(actor: Membership, email: str, role: str, *, request: HttpRequest 
         raise OrgActionError(
             f"{email} already has a pending invitation. Resend it from the list below if needed.", code="pending"
         )
+    _refuse_over_member_limit(org)
     token = Invitation.new_token()
     with transaction.atomic():
         invitation = Invitation(org=org, email=email, role=role, invited_by=actor.user, expires_at=invitation_expiry())
@@ -303,6 +314,8 @@ def do_invite(actor: Membership, email: str, role: str, *, request: HttpRequest 
 def do_resend_invitation(actor: Membership, invitation: Invitation, *, request: HttpRequest | None = None) -> None:
     """A new link (the old one stops working), a new expiry, a new email."""
     _require(actor, Capability.MANAGE_INVITATIONS)
+    if not invitation.is_pending:  # an expired invitation held no seat; resending takes one again
+        _refuse_over_member_limit(actor.org)
     token = Invitation.new_token()
     with transaction.atomic():
         updated = (

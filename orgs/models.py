@@ -33,10 +33,6 @@ class Organization(models.Model):
     class Meta:
         ordering = ["name", "id"]
 
-    @property
-    def processing_paused(self) -> bool:
-        return self.processing_paused_at is not None
-
     def __str__(self) -> str:
         return self.name
 
@@ -44,6 +40,10 @@ class Organization(models.Model):
         from django.urls import reverse
 
         return reverse("dashboard:home", kwargs={"org_slug": self.slug})
+
+    @property
+    def processing_paused(self) -> bool:
+        return self.processing_paused_at is not None
 
 
 class MembershipQuerySet(OrgScopedQuerySet):

@@ -33,6 +33,7 @@ class Capability(StrEnum):
     MANAGE_INVITATIONS = "manage_invitations"
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_ORG = "manage_org"
+    MANAGE_API_KEYS = "manage_api_keys"
     MANAGE_BILLING = "manage_billing"
     MANAGE_OWNERSHIP = "manage_ownership"
     DELETE_ORG = "delete_org"
@@ -51,6 +52,7 @@ CAPABILITY_DESCRIPTIONS: dict[Capability, str] = {
     C.MANAGE_INVITATIONS: "Invite people by email, resend and revoke invitations",
     C.VIEW_AUDIT_LOG: "Browse the organization's audit log",
     C.MANAGE_ORG: "Rename the organization and require two-factor authentication",
+    C.MANAGE_API_KEYS: "Create and revoke the organization's API keys; revoke any member's personal key",
     C.MANAGE_BILLING: "Choose the plan, see invoices, change the payment method",
     C.MANAGE_OWNERSHIP: "Grant or remove the owner role, transfer ownership",
     C.DELETE_ORG: "Delete the organization and all its data",
@@ -58,7 +60,14 @@ CAPABILITY_DESCRIPTIONS: dict[Capability, str] = {
 
 _VIEWER = frozenset({C.VIEW})
 _MEMBER = _VIEWER | {C.RUN_SCANS, C.MANAGE_RULES, C.MANAGE_SUPPRESSIONS, C.MANAGE_AUTOMATIONS}
-_ADMIN = _MEMBER | {C.MANAGE_CONNECTIONS, C.MANAGE_MEMBERS, C.MANAGE_INVITATIONS, C.VIEW_AUDIT_LOG, C.MANAGE_ORG}
+_ADMIN = _MEMBER | {
+    C.MANAGE_CONNECTIONS,
+    C.MANAGE_MEMBERS,
+    C.MANAGE_INVITATIONS,
+    C.VIEW_AUDIT_LOG,
+    C.MANAGE_ORG,
+    C.MANAGE_API_KEYS,
+}
 _OWNER = _ADMIN | {C.MANAGE_BILLING, C.MANAGE_OWNERSHIP, C.DELETE_ORG}
 
 ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -146,7 +147,7 @@ def invite(request: HttpRequest) -> HttpResponse:
         try:
             invitation = actions.do_invite(request.membership, request=request, **form.cleaned_data)
         except OrgActionError as exc:
-            form.add_error("role" if exc.code == "role" else "email", exc.message)
+            form.add_error("role" if exc.code == "role" else "email", getattr(exc, "html", "") or exc.message)
         else:
             messages.success(request, f"Invitation sent to {invitation.email} as {invitation.role_label}.")
             return redirect(_members_url(request))
@@ -265,6 +266,8 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     context = {"invitation": found}
     if user is None:
         remember_pending_invitation(request, token)
+        # The link reached this address: signing up with it in this browser needs no second proof.
+        get_account_adapter(request).stash_verified_email(request, found.email)
         context["signup_url"] = f"{reverse('account_signup')}?{urlencode({'email': found.email})}"
         context["login_url"] = f"{reverse('account_login')}?{urlencode({'next': request.path})}"
         return render(request, "orgs/invitation.html", context)

@@ -16,8 +16,13 @@ PASSWORD = "correct-horse-battery-9"
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Every email is recorded and checked against suppressions (automations/mail.py), then lands in mail.outbox.
+    settings.EMAIL_BACKEND = "automations.mail.TrackingBackend"
+    settings.DELIVERY_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SECURE_SSL_REDIRECT = False
+    # Plan limits (billing) are tested with them on (tests/billing: ``enforce_limits``); elsewhere every
+    # second connection or 500th resource of a fixture would otherwise be a plan decision.
+    settings.BILLING_ENFORCE_LIMITS = False
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

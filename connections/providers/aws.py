@@ -24,6 +24,7 @@ from botocore.exceptions import (
 )
 
 from connections.providers.base import CheckResult, ConnectionCheckError
+from connections.regions import in_partition, partition_of_arn
 
 ROLE_ARN_RE = re.compile(r"^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 ACCESS_KEY_ID_RE = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{12,124}$")
@@ -163,7 +164,7 @@ def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> CheckResul
         step = "list_account_aliases"
         aliases = session.client("iam", region_name=DEFAULT_REGION, config=config).list_account_aliases()
         step = "describe_regions"
-        regions = discover_regions(session, config=config)
+        regions = discover_regions(session, config=config, partition=partition_of_arn(identity["Arn"]))
     except (ClientError, BotoCoreError) as exc:
         raise _error_for(exc, creds, step) from None
     return CheckResult(
@@ -174,9 +175,9 @@ def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> CheckResul
     )
 
 
-def discover_regions(session: boto3.Session, *, config: Config = CHECK_CONFIG) -> list[str]:
-    """Regions enabled for the account (opted-in or not requiring opt-in)."""
+def discover_regions(session: boto3.Session, *, config: Config = CHECK_CONFIG, partition: str = "aws") -> list[str]:
+    """Regions enabled for the account (opted-in or not requiring opt-in), in its partition only."""
     answer = session.client("ec2", region_name=DEFAULT_REGION, config=config).describe_regions(
         Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}]
     )
-    return sorted(r["RegionName"] for r in answer["Regions"])
+    return in_partition([r["RegionName"] for r in answer["Regions"]], partition)

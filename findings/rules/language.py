@@ -34,6 +34,7 @@ PROVIDERS = ("aws", "azure")
 FRAMEWORKS: dict[str, str] = {
     "cis-aws-1.5": "CIS Amazon Web Services Foundations Benchmark v1.5.0",
     "cis-aws-3.0": "CIS Amazon Web Services Foundations Benchmark v3.0.0",
+    "aws-fsbp": "AWS Foundational Security Best Practices v1.0.0",  # Security Hub control ids, e.g. "S3.1"
     "cis-azure-2.0": "CIS Microsoft Azure Foundations Benchmark v2.0.0",
 }
 
@@ -417,6 +418,12 @@ def _op_newer_than_days(a, v, env):
     return dt is not None and env.now - dt < v
 
 
+def _op_within_next_days(a, v, env):
+    """Due within ``v`` days (an expiry date, a deadline); a date already past is due too."""
+    dt = to_datetime(a)
+    return dt is not None and dt - env.now < v
+
+
 def _op_len_eq(a, v, env):
     return a is not None and len(a) == v
 
@@ -473,6 +480,12 @@ OPS: dict[str, OpDef] = {
     ),
     "newer_than_days": OpDef(
         _op_newer_than_days, "days", frozenset({"datetime", "any"}), "an ISO datetime less than `value` days ago"
+    ),
+    "within_next_days": OpDef(
+        _op_within_next_days,
+        "days",
+        frozenset({"datetime", "any"}),
+        "an ISO datetime less than `value` days from now, or already past (expiry dates)",
     ),
     "len_eq": OpDef(_op_len_eq, "count", _SIZED, "length (list, string, mapping) == `value`"),
     "len_gt": OpDef(_op_len_gt, "count", _SIZED, "length > `value`"),

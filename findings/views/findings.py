@@ -1,25 +1,33 @@
-"""The findings list (filters in the URL, counts, waste), a finding's page (why it matched, how to fix
-it, its history), suppression, and the CSV / JSON export of a filtered list.
+"""The findings list (filters in the URL, counts, waste; grouped by rule by default, flat on demand), a
+finding's page (why it matched, how to fix it with filled-in commands, its history), suppression, bulk
+decisions on a selection or a whole filtered list, acceptances by rule and scope, and the CSV / JSON
+export of a filtered list.
 
-Thin: reads through ``findings.queries`` and ``findings.access``, writes through ``findings.actions``.
+Thin: reads through ``findings.queries`` and ``findings.access``, writes through ``findings.actions`` and
+``findings.bulk``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from urllib.parse import parse_qsl, urlencode
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 
-from findings import actions, queries
+from cloustral import product_events
+from connections.models import CloudConnection
+from findings import actions, bulk, queries, remediation
 from findings import export as exporting
 from findings.access import get_finding_for_member
-from findings.models import Finding, FindingEvent
+from findings.models import Finding, FindingEvent, SuppressionRule
 from findings.rules.catalog import builtin_catalog
 from findings.rules.language import FRAMEWORKS
 from orgs.decorators import org_view
@@ -28,6 +36,9 @@ from orgs.roles import Capability
 _C = Capability
 ORG = "o/<slug:org_slug>/"
 MAX_EVENTS = 100
+GROUPS_PER_PAGE = 50
+GROUP_PREVIEW = 25  # findings shown when a rule's group is opened; the rest in the flat view
+VIEWS = ("rules", "flat")
 
 
 class SuppressForm(forms.Form):
@@ -66,20 +77,45 @@ def _sort_links(filters: queries.FindingFilters) -> dict[str, str]:
     }
 
 
+def _list_view(request: HttpRequest, filters: queries.FindingFilters) -> str:
+    """Grouped by rule unless asked for the flat list (or drilled into one rule)."""
+    asked = request.GET.get("view", "")
+    if asked in VIEWS:
+        return asked
+    return "flat" if len(filters.rule_ids) == 1 else "rules"
+
+
 @org_view(_C.VIEW)
 def finding_list(request: HttpRequest) -> HttpResponse:
     org = request.org
     findings, filters = queries.filter_findings(org, request.GET)
-    page = Paginator(findings.select_related("connection").defer("detail"), queries.PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    view = _list_view(request, filters)
+    if view == "rules":
+        groups = queries.group_by_rule(findings, filters)
+        page = Paginator(groups, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        total = sum(g.count for g in groups)
+    else:
+        page = Paginator(findings.select_related("connection").defer("detail"), queries.PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        total = page.paginator.count
     catalog = builtin_catalog()
     counts = queries.counts_by_severity_category(org)
+    base_qs = filters.querystring()
     context = {
+        "view": view,
         "page": page,
+        "total": total,
         "filters": filters,
         "form": filters.form,
-        "base_qs": filters.querystring(),
+        "base_qs": f"{base_qs}&view={view}" if base_qs else f"view={view}",
+        "flat_qs": f"{base_qs}&view=flat" if base_qs else "view=flat",
+        "rules_qs": f"{base_qs}&view=rules" if base_qs else "view=rules",
+        "back_qs": f"{base_qs}&view={view}" if base_qs else f"view={view}",
+        "filter_params": filters.params(),
+        "has_connections": len(filters.form.fields["connection"].choices) > 1,
+        "can_suppress": request.membership.can(_C.MANAGE_SUPPRESSIONS),
+        "acceptances": bulk.active_rules(org).count(),
         "sort_links": _sort_links(filters),
         "counts": counts,
         "waste": counts.monthly_waste,
@@ -94,6 +130,22 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         ],
     }
     return render(request, "findings/findings_list.html", context)
+
+
+@org_view(_C.VIEW)
+def group_rows(request: HttpRequest) -> HttpResponse:
+    """One rule's findings inside the grouped list (loaded when the group is opened), within the filters."""
+    findings, filters = queries.filter_findings(request.org, request.GET)
+    if len(filters.rule_ids) != 1:
+        return HttpResponseBadRequest("Name one rule.", content_type="text/plain; charset=utf-8")
+    rows = list(findings.select_related("connection").defer("detail")[: GROUP_PREVIEW + 1])
+    context = {
+        "rows": rows[:GROUP_PREVIEW],
+        "more": len(rows) > GROUP_PREVIEW,
+        "flat_qs": f"{filters.querystring()}&view=flat",
+        "can_suppress": request.membership.can(_C.MANAGE_SUPPRESSIONS),
+    }
+    return render(request, "findings/_group_rows.html", context)
 
 
 def _detail_context(request: HttpRequest, finding: Finding, form: SuppressForm | None = None) -> dict:
@@ -123,9 +175,27 @@ def _detail_context(request: HttpRequest, finding: Finding, form: SuppressForm |
         "rule_status": status,
         "scope_gap": queries.own_scope_gap(status, finding),
         "events": list(events[:MAX_EVENTS]),
-        "form": form or SuppressForm(),
+        "form": form or _stashed_suppress_form(request, finding) or SuppressForm(),
         "can_suppress": request.membership.can(_C.MANAGE_SUPPRESSIONS),
+        "snippets": remediation.snippets_for(finding),
+        "acceptance": finding.suppression_rule if finding.suppression_rule_id else None,
     }
+
+
+def _stash_key(finding: Finding) -> str:
+    return f"findings.suppress_form:{finding.pk}"
+
+
+def _stashed_suppress_form(request: HttpRequest, finding: Finding) -> SuppressForm | None:
+    """A refused suppression, shown again after the redirect (so a reload never re-posts or hits a 405)."""
+    stashed = request.session.pop(_stash_key(finding), None)
+    if not isinstance(stashed, dict):
+        return None
+    form = SuppressForm(stashed.get("data") or {})
+    form.is_valid()
+    if stashed.get("error"):
+        form.add_error(None, str(stashed["error"]))
+    return form
 
 
 @org_view(_C.VIEW)
@@ -144,12 +214,16 @@ def suppress(request: HttpRequest, finding_id: int) -> HttpResponse:
                 finding, user=request.user, reason=form.cleaned_data["reason"], until=form.expiry(), request=request
             )
         except actions.SuppressionError as exc:
-            form.add_error(None, str(exc))
+            error = str(exc)
         else:
             messages.success(request, "Finding suppressed.")
             return redirect(finding.get_absolute_url())
-    context = _detail_context(request, finding, form)
-    return render(request, "findings/finding_detail.html", context, status=400)
+    else:
+        error = ""
+    data = {k: request.POST.get(k, "")[:2000] for k in ("reason", "until")}
+    request.session[_stash_key(finding)] = {"data": data, "error": error}
+    messages.error(request, "The finding was not suppressed: see the form below.")
+    return redirect(f"{finding.get_absolute_url()}#suppress")
 
 
 @org_view(_C.MANAGE_SUPPRESSIONS, methods=["POST"])
@@ -173,6 +247,12 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     if filters.errors:
         # Exporting more than was asked for would be worse than exporting nothing.
         return HttpResponseBadRequest("\n".join(filters.errors), content_type="text/plain; charset=utf-8")
+    product_events.emit(request, "export", what="findings", format=fmt)
+    bulk.record_export(request.org, user=request.user, fmt=fmt, count=None, request=request)
+    return _stream(request, fmt, findings)
+
+
+def _stream(request: HttpRequest, fmt: str, findings) -> StreamingHttpResponse:
     tz = timezone.get_current_timezone()
     response = StreamingHttpResponse(exporting.stream(fmt, findings, tz), content_type=exporting.FORMATS[fmt])
     stamp = timezone.localtime(timezone.now(), tz).strftime("%Y%m%d-%H%M")
@@ -181,8 +261,174 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     return response
 
 
+# --- bulk decisions ------------------------------------------------------------------------------------
+
+
+def _list_url(request: HttpRequest, querystring: str = "") -> str:
+    """The list, with the filters the form came from (re-encoded: whatever was posted stays a query)."""
+    url = reverse("findings:list", kwargs={"org_slug": request.org.slug})
+    querystring = urlencode(parse_qsl(querystring)[:100])
+    return f"{url}?{querystring}" if querystring else url
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@org_view(_C.VIEW, methods=["POST"])
+def bulk_action(request: HttpRequest) -> HttpResponse:
+    """Suppress, lift or export the checked findings (``id``), the checked rule groups (``group``), or the
+    whole filtered list (``scope=all``); the list's filters come with the form as hidden fields."""
+    action = request.POST.get("action", "")
+    back = request.POST.get("back", "")[:2000]
+    if action not in ("suppress", "unsuppress", "export_csv", "export_json"):
+        messages.error(request, "Choose what to do with the selected findings.")
+        return redirect(_list_url(request, back))
+    if action in ("suppress", "unsuppress") and not request.membership.can(_C.MANAGE_SUPPRESSIONS):
+        raise PermissionDenied
+    groups = [g for g in request.POST.getlist("group") if queries.RULE_ID_RE.match(g)]
+    params = request.POST.copy()
+    if groups:
+        params.setlist("rule", groups[: queries.MAX_RULE_FILTERS])
+    everything = request.POST.get("scope") == "all" or bool(groups)
+    try:
+        findings = bulk.select(request.org, params, request.POST.getlist("id"), everything)
+        if action.startswith("export_"):
+            fmt = action.removeprefix("export_")
+            bulk.record_export(request.org, user=request.user, fmt=fmt, count=findings.count(), request=request)
+            return _stream(request, fmt, findings.order_by("-last_seen", "-id"))
+        if action == "suppress":
+            form = SuppressForm(request.POST)
+            if not form.is_valid():
+                raise bulk.BulkError(" ".join(e for errors in form.errors.values() for e in errors))
+            n = bulk.do_bulk_suppress(
+                request.org,
+                findings,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                until=form.expiry(),
+                request=request,
+            )
+            messages.success(request, f"{_plural(n, 'finding')} suppressed." if n else "None of them is open.")
+        else:
+            n = bulk.do_bulk_unsuppress(request.org, findings, user=request.user, request=request)
+            messages.success(request, f"{_plural(n, 'finding')} open again." if n else "None of them is suppressed.")
+    except bulk.BulkError as exc:
+        messages.error(request, str(exc))
+    return redirect(_list_url(request, back))
+
+
+# --- acceptance by rule and scope -----------------------------------------------------------------------
+
+
+class AcceptForm(SuppressForm):
+    rule_id = forms.CharField(max_length=200, widget=forms.HiddenInput)
+    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
+    region = forms.CharField(label="Region", required=False, max_length=64, help_text="Empty: every region.")
+    tag_key = forms.CharField(label="Tag key", required=False, max_length=128, help_text="Empty: any tags.")
+    tag_value = forms.CharField(
+        label="Tag value", required=False, max_length=256, help_text="Empty with a key: the key with any value."
+    )
+
+    def __init__(self, *args, org=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = CloudConnection.objects.for_org(org).order_by("name", "id").values_list("pk", "name")
+        self.fields["connection"].choices = [("", "Every connection"), *choices]
+        self.fields["reason"].help_text = "Why these findings are accepted: kept with each one and in the audit log."
+        self.fields["until"].help_text = "The findings open again at 00:00 on this date. Empty: until lifted."
+
+    def clean_rule_id(self) -> str:
+        rule_id = self.cleaned_data["rule_id"].strip()
+        if not queries.RULE_ID_RE.match(rule_id):
+            raise forms.ValidationError("Not a rule id.")
+        return rule_id
+
+
+@org_view(_C.MANAGE_SUPPRESSIONS, methods=["GET", "POST"])
+def accept(request: HttpRequest) -> HttpResponse:
+    """Accept a rule's findings within a scope, prefilled from a finding (``?finding=<id>``) or a rule."""
+    org = request.org
+    finding = None
+    if request.GET.get("finding", "").isdigit():
+        finding = get_finding_for_member(request, int(request.GET["finding"]), _C.MANAGE_SUPPRESSIONS)
+    initial = {"rule_id": request.GET.get("rule", "")[:200]}
+    if finding is not None:
+        initial.update(rule_id=finding.rule_id, connection=finding.connection_id, region=finding.region)
+    form = AcceptForm(request.POST or None, initial=initial, org=org)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        connection = CloudConnection.objects.for_org(org).get(pk=data["connection"]) if data["connection"] else None
+        try:
+            rule, n = bulk.do_accept_scope(
+                org,
+                rule_id=data["rule_id"],
+                user=request.user,
+                reason=data["reason"],
+                until=form.expiry(),
+                connection=connection,
+                region=data["region"],
+                tag_key=data["tag_key"],
+                tag_value=data["tag_value"],
+                request=request,
+            )
+        except bulk.BulkError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Accepted {rule.rule_id} in {rule.scope_label}: {_plural(n, 'finding')} suppressed now; "
+                "new ones in this scope will be too.",
+            )
+            return redirect("findings:acceptances", org_slug=org.slug)
+    rule_id = str(form["rule_id"].value() or "")
+    catalog = builtin_catalog()
+    tags = sorted((finding.resource.tags or {}).items()) if finding is not None and finding.resource_id else []
+    open_rule = Finding.objects.for_org(org).filter(rule_id=rule_id, status=Finding.Status.OPEN)
+    context = {
+        "form": form,
+        "finding": finding,
+        "rule_id": rule_id,
+        "rule_title": catalog.get(rule_id).title if rule_id in catalog else "",
+        "tags": [(k, v) for k, v in tags if isinstance(v, str)][:50],
+        "open_count": open_rule.count() if queries.RULE_ID_RE.match(rule_id) else 0,
+    }
+    return render(request, "findings/accept.html", context, status=400 if form.errors else 200)
+
+
+@org_view(_C.VIEW)
+def acceptances(request: HttpRequest) -> HttpResponse:
+    rules = (
+        SuppressionRule.objects.for_org(request.org)
+        .select_related("connection", "created_by", "lifted_by")
+        .annotate(suppressed=Count("findings", filter=Q(findings__status=Finding.Status.SUPPRESSED)))
+        .order_by("-created_at", "-id")
+    )
+    page = Paginator(rules, queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "now": timezone.now(), "can_suppress": request.membership.can(_C.MANAGE_SUPPRESSIONS)}
+    return render(request, "findings/acceptances.html", context)
+
+
+@org_view(_C.MANAGE_SUPPRESSIONS, methods=["POST"])
+def lift_acceptance(request: HttpRequest, acceptance_id: int) -> HttpResponse:
+    rule = SuppressionRule.objects.for_org(request.org).filter(pk=acceptance_id).first()
+    if rule is None:
+        raise Http404("No such acceptance.")
+    try:
+        n = bulk.do_lift_scope(rule, user=request.user, request=request)
+    except bulk.BulkError as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(request, f"Lifted: {_plural(n, 'finding')} open again.")
+    return redirect("findings:acceptances", org_slug=request.org.slug)
+
+
 urlpatterns = [
     path(f"{ORG}findings/", finding_list, name="list"),
+    path(f"{ORG}findings/group/", group_rows, name="group_rows"),
+    path(f"{ORG}findings/bulk/", bulk_action, name="bulk"),
+    path(f"{ORG}findings/accept/", accept, name="accept"),
+    path(f"{ORG}findings/accepted/", acceptances, name="acceptances"),
+    path(f"{ORG}findings/accepted/<int:acceptance_id>/lift/", lift_acceptance, name="lift_acceptance"),
     path(f"{ORG}findings/export.<str:fmt>/", export, name="export"),
     path(f"{ORG}findings/<int:finding_id>/", finding_detail, name="detail"),
     path(f"{ORG}findings/<int:finding_id>/suppress/", suppress, name="suppress"),

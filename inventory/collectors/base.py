@@ -42,6 +42,17 @@ class ResourceRecord:
     resource_type: str = ""  # filled by the engine from the collector
 
 
+class UnitSkipped(Exception):
+    """Raised by a collector whose type does not apply where it runs (Organizations' accounts asked of a
+    member account): the unit is "skipped", its records are not evaluated, and the run is not the worse
+    for it. ``code`` and ``message`` are shown with the run's warnings."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class CollectContext(Protocol):
     """What a collector gets: where it runs and how to call the cloud politely."""
 

@@ -66,10 +66,9 @@ def test_signup_verify_enroll_totp_and_log_in_with_it(page, live_server, shot):
     expect(page.get_by_role("main")).to_contain_text(EMAIL)
     shot("03-confirm-email")
     page.get_by_role("button", name=re.compile(r"^\s*confirm\s*$", re.I)).click()
-    page.wait_for_url(re.compile(r"/accounts/login/"))
 
-    # --- log in with the password --------------------------------------------------------------
-    assert submit_login(page, EMAIL, PASSWORD).status == 302
+    # --- confirmed in the browser that signed up: signed in at once, no second login ------------------
+    page.wait_for_url(lambda url: "/accounts/" not in url)
     # The organization made at sign-up, on its dashboard: nothing connected yet, so it says what to do.
     expect(page.get_by_role("heading", level=1)).to_contain_text("Hopper Labs")
     expect(page.get_by_test_id("empty-connect")).to_contain_text("Connect your first cloud account")

@@ -135,6 +135,8 @@ def test_dashboard_explorer_resource_map_and_exports(page, shot):
 
     # Findings from the navigation, exported as JSON.
     page.get_by_role("link", name="Findings", exact=True).click()
+    expect(page.get_by_test_id("rule-groups")).to_contain_text("SSH open to the internet")  # grouped by rule
+    page.get_by_test_id("view-flat").click()
     expect(page.get_by_test_id("findings")).to_contain_text("SSH open to the internet")
     shot("05-findings")
     with page.expect_download() as json_download:

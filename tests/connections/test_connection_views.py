@@ -16,6 +16,7 @@ from moto import mock_aws
 from accounts.models import AuditEvent
 from connections import credentials
 from connections.models import CloudConnection
+from inventory.models import SyncRun
 from tests.conftest import PASSWORD
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
@@ -88,7 +89,9 @@ def test_create_role_connection_verifies_and_records_account(org, owner, aws):
         {"name": "Production", "role_arn": "arn:aws:iam::123456789012:role/CloustralReadOnly"},
     )
     conn = CloudConnection.objects.for_org(org).get()
-    assert response.status_code == 302 and response["Location"] == conn.get_absolute_url()
+    # Saved, and its first scan started: the person lands on that scan's progress.
+    first_scan = SyncRun.objects.for_org(org).get(connection=conn)
+    assert response.status_code == 302 and response["Location"] == first_scan.get_absolute_url()
     assert conn.status == "verified" and conn.aws_account_id == "123456789012" and conn.aws_account_alias == "acme-prod"
     assert conn.external_id == external_id and "us-east-1" in conn.enabled_regions
     assert not conn.encrypted_secret  # a role connection stores no secret at all
@@ -168,16 +171,18 @@ def test_access_keys_connection_and_secret_never_leaks(org, owner, aws, caplog, 
         credentials.aws_credentials(other)
 
 
-def test_test_on_demand_records_failure_and_success(org, owner, aws):
+def test_test_on_demand_records_failure_and_success(org, owner, aws, django_capture_on_commit_callbacks):
     conn = make_keys_connection(org)  # a key moto does not know about
     c = sudo(owner)
-    response = c.post(url("test", org, conn.pk), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the queued check (eager Celery) runs
+        response = c.post(url("test", org, conn.pk))
+    response = c.get(response["Location"])
     conn.refresh_from_db()
     assert conn.status in {"failed", "verified"}
     assert b"Connection" in response.content
 
 
-def test_stubbed_failure_shows_actionable_message(org, owner, monkeypatch):
+def test_stubbed_failure_shows_actionable_message(org, owner, monkeypatch, django_capture_on_commit_callbacks):
     from connections.providers import aws as aws_provider
     from connections.providers.base import ConnectionCheckError
 
@@ -189,7 +194,10 @@ def test_stubbed_failure_shows_actionable_message(org, owner, monkeypatch):
             ConnectionCheckError("invalid_secret", "The secret access key does not match the access key id.")
         ),
     )
-    response = sudo(owner).post(url("test", org, conn.pk), follow=True)
+    c = sudo(owner)
+    with django_capture_on_commit_callbacks(execute=True):  # the queued check (eager Celery) runs
+        response = c.post(url("test", org, conn.pk))
+    response = c.get(response["Location"])
     conn.refresh_from_db()
     assert conn.status == "failed" and conn.last_check_code == "invalid_secret"
     assert b"The secret access key does not match the access key id." in response.content

@@ -15,7 +15,9 @@ from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dashboard import explorer as ex
+from cloustral.csvsafe import neutralize_cell
+from dashboard.explorer import EXPORT_COLUMNS
+from findings import resource_search as ex
 from findings.models import Finding
 from inventory.models import Resource
 from orgs.roles import Role
@@ -476,7 +478,7 @@ def test_csv_export_of_the_filtered_set(client_for, member, org, world):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"] and ".csv" in response["Content-Disposition"]
     rows = _csv(response)
-    assert list(rows[0]) == list(ex.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(EXPORT_COLUMNS)
     assert [r["name"] for r in rows] == ['\'=HYPERLINK("http://evil")', "web-1"]
     evil, web = rows
     assert evil["native_id"] == "'+cmd|' /C calc'!A0"
@@ -492,7 +494,7 @@ def test_json_export_of_the_filtered_set(client_for, member, org, world):
     data = json.loads(b"".join(response.streaming_content))
     assert [d["name"] for d in data] == ["web-vm", "orders-db", "logs"]
     assert data[0]["tags"] == {"env": "prod", "cost.center": "42"} and data[0]["open_findings"] == 0
-    assert set(data[0]) == set(ex.EXPORT_COLUMNS)
+    assert set(data[0]) == set(EXPORT_COLUMNS)
 
 
 def test_export_of_another_format_is_404(client_for, member, org):
@@ -501,8 +503,8 @@ def test_export_of_another_format_is_404(client_for, member, org):
 
 def test_neutralize_cell():
     for dangerous in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
-        assert ex.neutralize_cell(dangerous) == "'" + dangerous
-    assert ex.neutralize_cell("safe") == "safe" and ex.neutralize_cell(3) == 3
+        assert neutralize_cell(dangerous) == "'" + dangerous
+    assert neutralize_cell("safe") == "safe" and neutralize_cell(3) == 3
 
 
 # --- query counts -------------------------------------------------------------------------------------

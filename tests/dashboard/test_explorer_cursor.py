@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from dashboard import explorer as ex
+from findings import resource_search as ex
 from tests.factories import CloudConnectionFactory, ResourceFactory
 
 

@@ -40,14 +40,14 @@ def seed() -> tuple[str, str]:
 def test_seed_demo_connects_and_scans_the_fake_azure(demo_azure):
     out, err = seed()
     assert "Demo ready." in out
-    assert "Simulated Azure tenant with 2 subscriptions; scan of “Demo Azure”: succeeded, 24 resources" in err
+    assert "Simulated Azure tenant with 2 subscriptions; scan of “Demo Azure”: succeeded, 51 resources" in err
 
     org = Organization.objects.get(slug="demo-org")
     connection = CloudConnection.objects.for_org(org).get(name=demo.AZURE_CONNECTION_NAME)
     assert (connection.provider, connection.auth_method, connection.status) == ("azure", "azure_sp", "verified")
     assert [s["name"] for s in connection.subscriptions] == ["Contoso Production", "Contoso Dev"]
     run = SyncRun.objects.for_org(org).get(connection=connection)
-    assert run.status == S.SUCCEEDED and run.resource_count == 24
+    assert run.status == S.SUCCEEDED and run.resource_count == 51
     kinds = set(Relationship.objects.for_org(org).filter(connection=connection).values_list("kind", flat=True))
     assert {"attached_to", "in_subnet", "in_vnet", "uses_nsg", "uses_public_ip", "in_resource_group"} <= kinds
 

@@ -887,7 +887,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         action = "Microsoft.Resources/subscriptions/read"
         denied = bool({"*", token.client_id} & sub.denied_clients)
-        match = re.search(r"/providers/([^/]+)/([^/]+)", path)
+        # An extension resource (.../vaults/kv/providers/Microsoft.Insights/...) is its last provider's.
+        match = ([None, *re.finditer(r"/providers/([^/]+)/([^/]+)", path)])[-1]
         if match and not denied:
             namespace = match.group(1)
             denied = (namespace, None) in denied_providers or (namespace, subscription_id) in denied_providers

@@ -120,6 +120,9 @@ OP_CASES = [
     ("newer_than_days", 7, "2025-05-30T12:00:00Z", True),
     ("newer_than_days", 7, "2025-05-01T12:00:00Z", False),
     ("newer_than_days", 7, "2030-01-01T00:00:00Z", True),  # in the future: newer
+    ("within_next_days", 30, "2025-06-20T00:00:00Z", True),  # due in 19 days
+    ("within_next_days", 30, "2025-05-01T00:00:00Z", True),  # already past: due
+    ("within_next_days", 30, "2025-08-01T00:00:00Z", False),
     ("len_eq", 0, [], True),
     ("len_eq", 0, [1], False),
     ("len_gt", 1, [1, 2], True),

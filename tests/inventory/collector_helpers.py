@@ -102,3 +102,44 @@ def no_detail_threads(ctx: AwsContext) -> AwsContext:
     """Per-resource reads one after another, in order: what a Stubber queue needs."""
     ctx.detail_concurrency = 1  # type: ignore[attr-defined]
     return ctx
+
+
+def judge(rule_id: str, collected: dict[str, list[ResourceRecord]], region: str = REGION) -> set[str]:
+    """The native ids a built-in rule matches among collected records ({full type: records}, as
+    ``collect`` returns them), relationships resolved by native id as the sync engine does: the
+    collectors' output, judged end to end by the catalog."""
+    import json
+
+    from findings.rules.catalog import builtin_catalog
+    from findings.rules.evaluate import ResourceIndex, evaluate
+
+    rows, ids = [], {}
+    for full_type, records in collected.items():
+        for record in records:
+            ids[record.native_id] = len(ids) + 1
+            rows.append(
+                {
+                    "id": ids[record.native_id],
+                    "connection_id": 1,
+                    "provider": full_type.split(".", 1)[0],
+                    "resource_type": full_type,
+                    "native_id": record.native_id,
+                    "region": record.region or region,
+                    "name": record.name,
+                    "tags": record.tags,
+                    "config": json.loads(json.dumps(record.config, default=str)),
+                }
+            )
+    relationships = [
+        (ids[record.native_id], ids[rel.target_native_id], rel.kind)
+        for records in collected.values()
+        for record in records
+        for rel in record.relations
+        if rel.target_native_id in ids
+    ]
+    rule = builtin_catalog().get(rule_id)
+    assert rule is not None, rule_id
+    result = evaluate([rule], ResourceIndex(rows, relationships)).results[rule_id]
+    assert not result.errors, result.error_samples
+    by_id = {number: native_id for native_id, number in ids.items()}
+    return {by_id[number] for number in result.matched}

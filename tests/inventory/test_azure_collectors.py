@@ -28,10 +28,22 @@ LOC = "westeurope"
 NO_IP = "0.0.0.0"  # noqa: S104 - an address in an Azure SQL firewall rule, not a bind
 
 AZURE_TYPES = [
+    "azure.aks.cluster",
+    "azure.appservice.function_app",
+    "azure.appservice.plan",
+    "azure.appservice.web_app",
+    "azure.authorization.role_assignment",
+    "azure.authorization.role_definition",
     "azure.compute.disk",
     "azure.compute.snapshot",
     "azure.compute.vm",
+    "azure.containerregistry.registry",
+    "azure.cosmosdb.account",
     "azure.keyvault.vault",
+    "azure.monitor.diagnostic_setting",
+    "azure.monitor.log_analytics_workspace",
+    "azure.network.application_gateway",
+    "azure.network.firewall",
     "azure.network.load_balancer",
     "azure.network.network_interface",
     "azure.network.nsg",
@@ -40,6 +52,9 @@ AZURE_TYPES = [
     "azure.network.vnet",
     "azure.resource.generic",
     "azure.resource.resource_group",
+    "azure.resource.subscription",
+    "azure.security.defender_plan",
+    "azure.security.settings",
     "azure.sql.database",
     "azure.sql.server",
     "azure.storage.account",
@@ -777,16 +792,15 @@ def build_estate(fake: FakeAzure) -> Estate:
 
     # Types without a detailed collector: seen through the generic list.
     add(
-        "Microsoft.Web/sites",
+        "Microsoft.Web/staticSites",
         "app-web",
         "site",
         location="West Europe",
-        kind="app,linux",
         tags={"env": "prod"},
         identity={"type": "SystemAssigned"},
     )
     add(
-        "Microsoft.ContainerRegistry/registries", "acrprod", "acr", location=LOC, sku={"name": "Basic", "tier": "Basic"}
+        "Microsoft.ServiceBus/namespaces", "sbprod", "acr", location=LOC, sku={"name": "Basic", "tier": "Basic"}
     )
     return est
 
@@ -829,23 +843,23 @@ def test_resource_groups(ctx, estate):
 def test_generic_resources_cover_types_without_a_collector(ctx, estate):
     generic = by_name(collect(ctx, "azure.resource.generic"))
     # Detailed types are recorded by their own collectors, once.
-    assert set(generic) == {"app-web", "acrprod"}
-    site, acr = generic["app-web"], generic["acrprod"]
+    assert set(generic) == {"app-web", "sbprod"}
+    site, acr = generic["app-web"], generic["sbprod"]
     assert site.native_id == estate.id("site")
     assert site.region == "westeurope"  # "West Europe" normalized
     assert site.tags == {"env": "prod"}
     assert site.config == {
         "resource_group": RG,
-        "type": "Microsoft.Web/sites",
+        "type": "Microsoft.Web/staticSites",
         "provider_namespace": "Microsoft.Web",
-        "kind": "app,linux",
+        "kind": None,
         "sku": None,
         "sku_tier": None,
         "managed_by": None,
         "identity_type": "SystemAssigned",
         "zones": [],
     }
-    assert acr.config["sku"] == "Basic" and acr.config["type"] == "Microsoft.ContainerRegistry/registries"
+    assert acr.config["sku"] == "Basic" and acr.config["type"] == "Microsoft.ServiceBus/namespaces"
     assert site.relations == [Rel("in_resource_group", f"/subscriptions/{SUB}/resourcegroups/rg-prod")]
     assert set(DETAILED_ARM_TYPES.values()) <= set(AZURE_TYPES)
 
@@ -1417,9 +1431,9 @@ def test_every_relationship_points_at_a_collected_resource(ctx, estate):
         ("azure.compute.snapshot", "snapshot_of", "azure.compute.disk"),
         ("azure.sql.database", "member_of", "azure.sql.server"),
     } <= kinds
-    # Every resource but the groups themselves is in a resource group.
+    # Every resource but the groups themselves (and subscription-level records) is in a resource group.
     for rec in everything.values():
-        if rec.resource_type != "azure.resource.resource_group":
+        if rec.resource_type != "azure.resource.resource_group" and "/resourcegroups/" in rec.native_id:
             groups = rels(rec, "in_resource_group")
             assert len(groups) == 1 and everything[groups.pop()].resource_type == "azure.resource.resource_group"
 

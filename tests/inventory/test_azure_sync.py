@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections import Counter
 
 import pytest
 from azure.core.exceptions import (
@@ -60,6 +61,50 @@ PER_SUBSCRIPTION = {  # the demo estate of each subscription
     "azure.resource.resource_group": 1,
     "azure.storage.account": 1,
 }
+# The platform and governance records of each subscription (demo/azure.py: add_demo_platform,
+# add_demo_governance): production has most of them, dev a few.
+PLATFORM = {
+    PROD: {
+        "azure.aks.cluster": 1,
+        "azure.appservice.function_app": 1,
+        "azure.appservice.plan": 1,
+        "azure.appservice.web_app": 1,
+        "azure.authorization.role_assignment": 3,
+        "azure.authorization.role_definition": 1,
+        "azure.containerregistry.registry": 1,
+        "azure.cosmosdb.account": 1,
+        "azure.monitor.diagnostic_setting": 2,
+        "azure.monitor.log_analytics_workspace": 1,
+        "azure.network.application_gateway": 1,
+        "azure.resource.resource_group": 1,
+        "azure.resource.subscription": 1,
+        "azure.security.defender_plan": 3,
+        "azure.security.settings": 1,
+    },
+    DEV: {
+        "azure.appservice.plan": 1,
+        "azure.authorization.role_assignment": 1,
+        "azure.network.firewall": 1,
+        "azure.resource.resource_group": 1,
+        "azure.resource.subscription": 1,
+        "azure.security.defender_plan": 1,
+        "azure.security.settings": 1,
+    },
+}
+BY_TYPE = {t: 2 * n for t, n in PER_SUBSCRIPTION.items()}
+for counts in PLATFORM.values():
+    for t, n in counts.items():
+        BY_TYPE[t] = BY_TYPE.get(t, 0) + n
+TOTAL = sum(BY_TYPE.values())  # 51
+# Records of the subscription itself rather than of a location ("global").
+SUBSCRIPTION_LEVEL = {
+    "azure.resource.subscription",
+    "azure.security.defender_plan",
+    "azure.security.settings",
+    "azure.authorization.role_assignment",
+    "azure.authorization.role_definition",
+    "azure.monitor.diagnostic_setting",  # the activity log's; a resource's is at the resource's location
+}
 
 
 def arm_id(sub: str, env: str, rtype: str = "", name: str = "") -> str:
@@ -97,16 +142,18 @@ def test_a_full_sync_of_two_subscriptions(azure, azure_connection):
 
     assert run.status == S.SUCCEEDED, (run.errors, run.warnings)
     assert run.completeness_percent == 100.0 and run.warnings == [] and run.errors == []
-    assert run.progress_total == run.progress_done == 2 * len(AZURE_TYPES) == 30
+    assert run.progress_total == run.progress_done == 2 * len(AZURE_TYPES) == 60
     assert run.coverage == {t: {PROD: "collected", DEV: "collected"} for t in AZURE_TYPES}
-    assert run.counts["by_type"] == {t: 2 * n for t, n in PER_SUBSCRIPTION.items()}
+    assert run.counts["by_type"] == BY_TYPE
     assert run.counts["by_type_region"]["azure.compute.disk"] == {PROD: 2, DEV: 2}
-    assert run.resource_count == run.created_count == 24 and run.unresolved_relations == 0
+    assert run.counts["by_type_region"]["azure.security.defender_plan"] == {PROD: 3, DEV: 1}
+    assert run.resource_count == run.created_count == TOTAL == 51 and run.unresolved_relations == 0
     assert run.api_calls == len(arm_requests(azure)), "every Resource Manager call is counted (and paced)"
 
     stored = inventory(azure_connection)
-    assert len(stored) == 24
-    assert all(row[2] == "westeurope" for row in stored.values()), "a resource's region is its location"
+    assert len(stored) == TOTAL
+    located = {row[2] for row in stored.values() if row[1] not in SUBSCRIPTION_LEVEL}
+    assert located == {"westeurope"}, "a resource's region is its location"
     vm = Resource.objects.for_org(azure_connection.org).get(native_id=arm_id(PROD_SUB, "prod", *VM["prod"]))
     assert vm.provider == "azure" and vm.name == "vm-web-prod" and vm.tags == {"env": "prod", "role": "web"}
     assert vm.config["vm_size"] == "Standard_B2s" and vm.config["power_state"] == "running"
@@ -131,11 +178,11 @@ def test_a_full_sync_of_two_subscriptions(azure, azure_connection):
             assert (ids[short], arm_id(sub, env), "in_resource_group") in rels
 
     changes = ResourceChange.objects.for_org(azure_connection.org).filter(sync_run=run)
-    assert changes.count() == 24 and set(changes.values_list("kind", flat=True)) == {"created"}
+    assert changes.count() == TOTAL and set(changes.values_list("kind", flat=True)) == {"created"}
     counts = DailyCount.objects.for_org(azure_connection.org).filter(connection=azure_connection)
-    assert {(c.resource_type, c.region): c.count for c in counts} == {
-        (t, "westeurope"): 2 * n for t, n in PER_SUBSCRIPTION.items()
-    }
+    daily = {(c.resource_type, c.region): c.count for c in counts}
+    assert daily == dict(Counter((row[1], row[2]) for row in stored.values()))
+    assert daily[("azure.compute.disk", "westeurope")] == 4 and daily[("azure.security.defender_plan", "global")] == 4
 
     # The rule engine's view: the scope of an Azure resource is its subscription, from its native id.
     seen = coverage.last_coverage(azure_connection)
@@ -227,7 +274,7 @@ def test_a_denied_resource_provider_keeps_that_types_records(azure, azure_connec
     run = sync_now(azure_connection)
 
     assert run.status == S.PARTIAL
-    assert run.completeness_percent == 90.0  # 27 of 30 units
+    assert run.completeness_percent == 95.0  # 57 of 60 units
     assert {(w["type"], w["region"], w["status"], w["code"]) for w in run.warnings} == {
         (t, PROD, "denied", "AuthorizationFailed") for t in COMPUTE
     }
@@ -453,7 +500,7 @@ def test_cancel_during_fetch_changes_nothing(azure, azure_connection, settings, 
     assert finished.status == S.CANCELLED and finished.finished_at is not None
     assert inventory(azure_connection) == before
     assert not ResourceChange.objects.for_org(azure_connection.org).filter(sync_run=run).exists()
-    first_unit = f"{PROD}/providers/Microsoft.Compute/disks"  # units start by type, then subscription
+    first_unit = f"{PROD}/providers/Microsoft.ContainerService/managedClusters"  # by type, then subscription
     assert [r.path for r in arm_requests(azure)] == [first_unit], "no call after the cancel"
 
 
@@ -463,7 +510,7 @@ def test_scheduled_scans_include_azure_connections(azure, org, eager_celery, dja
         assert tasks.enqueue_due_syncs() == 1
     run = SyncRun.objects.for_org(org).get(connection=connection)
     assert run.trigger == SyncRun.Trigger.SCHEDULE and run.status == S.SUCCEEDED
-    assert Resource.objects.for_org(org).filter(connection=connection).count() == 24
+    assert Resource.objects.for_org(org).filter(connection=connection).count() == TOTAL
 
 
 def test_scan_now_on_an_azure_connection(

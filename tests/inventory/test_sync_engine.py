@@ -560,6 +560,9 @@ def test_a_time_limit_in_the_calling_thread_stops_the_queued_units(settings):
         def start(self, total):
             pass
 
+        def record(self, result):
+            pass
+
         def tick(self, done):
             raise SoftTimeLimit
 

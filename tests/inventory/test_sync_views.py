@@ -102,7 +102,8 @@ def test_an_active_run_polls_its_progress(client_for, member, org, connection):
     partial = c.get(progress_url)
     assert partial.status_code == 200
     body = partial.content.decode()
-    assert "<html" not in body and "4 of 10 steps (40%)" in body and 'data-testid="cancel-scan"' in body
+    assert "<html" not in body and 'data-testid="cancel-scan"' in body
+    assert "4 of 10 resource type × region steps done (40%)" in body
     SyncRun.objects.for_org(org).filter(pk=run.pk).update(status=S.SUCCEEDED, finished_at=timezone.now())
     assert "hx-get" not in c.get(progress_url).content.decode(), "polling stops when the run is over"
 

@@ -13,7 +13,18 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from tests.orgs.urlwalk import CONSTANTS, SAMPLES, Route, World, build_world, url_for, walk_urls
+from tests.api.conftest import KeyClient
+from tests.orgs.urlwalk import (
+    CONSTANTS,
+    SAMPLES,
+    Route,
+    World,
+    api_methods,
+    api_routes,
+    build_world,
+    url_for,
+    walk_urls,
+)
 
 # Patterns that take an identifier but do not serve organization data, each with the reason.
 # Keep this list short; everything else must be org-scoped.
@@ -21,6 +32,8 @@ NOT_ORG_SCOPED: dict[str, str] = {
     "orgs:invitation": "a bearer link: the token is the credential, not an org id (see test_invitations.py)",
     "account_confirm_email": "allauth: the key from the confirmation email",
     "account_reset_password_from_key": "allauth: the key from the password reset email",
+    "automations:unsubscribe": "a signed one-click unsubscribe link: the token is the credential (tests/automations)",
+    "privacy:restore_account": "the signed link of the deletion email: the token is the credential (tests/privacy)",
 }
 # Whole namespaces outside tenant data: the Django admin is for staff only (checked below).
 STAFF_ONLY_NAMESPACES = {"admin"}
@@ -34,8 +47,17 @@ def _param_id(route: Route) -> str:
     return route.name or route.route
 
 
+# The REST API authenticates with keys, not the session: its routes are walked with another
+# organization's API keys below (test_other_orgs_api_keys_get_404_everywhere).
+API_ROUTES = {r.name for r in api_routes()}
+
+
 def _is_exempt(route: Route) -> bool:
-    return route.name in NOT_ORG_SCOPED or route.namespace.split(":")[0] in STAFF_ONLY_NAMESPACES
+    return (
+        route.name in NOT_ORG_SCOPED
+        or route.namespace.split(":")[0] in STAFF_ONLY_NAMESPACES
+        or route.name in API_ROUTES
+    )
 
 
 @pytest.fixture
@@ -105,3 +127,40 @@ def test_staff_only_admin_is_closed_to_org_members(victim, attacker):
 def test_anonymous_visitors_are_sent_to_login(client, victim):
     response = client.get(reverse("orgs:members", kwargs={"org_slug": victim.org.slug}))
     assert response.status_code == 302 and reverse("account_login") in response["Location"]
+
+
+# --- the REST API: another organization's keys, organization and personal, get 404 on every object ---
+
+API_OBJECT_CASES = [
+    (route, method)
+    for route in api_routes()
+    if any(k in SAMPLES for k in route.kwargs)
+    for method in api_methods(route)
+]
+
+
+@pytest.mark.parametrize(("route", "method"), API_OBJECT_CASES, ids=[f"{r.name}-{m}" for r, m in API_OBJECT_CASES])
+def test_other_orgs_api_keys_get_404_everywhere(route, method, victim, outsider):
+    from api.actions import do_create_api_key
+
+    url = url_for(route, victim)
+    _, org_token = do_create_api_key(outsider.org, user=outsider, kind="org", name="attacker", scope="read_write")
+    _, personal_token = do_create_api_key(
+        outsider.org, user=outsider, kind="personal", name="attacker's own", scope="read_write"
+    )
+    for token in (org_token, personal_token):
+        response = getattr(KeyClient(token), method.lower())(url)
+        assert response.status_code == 404, f"{method} {url} ({route}) answered {response.status_code}"
+        assert response.json()["code"] == "not_found"
+    # Without a key: 401, whatever the object.
+    assert getattr(KeyClient(None), method.lower())(url).status_code == 401
+    # The victim's own key reaches the object (so the 404 above is about the organization, not the URL).
+    if method == "GET":
+        own = KeyClient(victim.extra["api_token"]).get(url)
+        assert own.status_code == 200, f"GET {url} with the victim's key answered {own.status_code}"
+
+
+def test_the_api_walk_sees_every_object_endpoint():
+    names = {route.name for route, _ in API_OBJECT_CASES}
+    assert {"api:resource", "api:finding", "api:finding_suppress", "api:scan_cancel", "api:custom_rule"} <= names
+    assert len(API_OBJECT_CASES) >= 10

@@ -13,7 +13,7 @@ from django.urls import reverse
 from orgs.models import Membership
 from orgs.roles import CAPABILITY_DESCRIPTIONS, ROLE_CAPABILITIES, Capability, Role, assignable_roles, role_can
 from tests.factories import MembershipFactory, UserFactory
-from tests.orgs.urlwalk import build_world, org_routes, url_for
+from tests.orgs.urlwalk import api_capability, api_methods, api_routes, build_world, org_routes, url_for
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "roles.md"
 
@@ -28,7 +28,8 @@ SPEC = {
 SPEC[Role.ADMIN] = SPEC[Role.MEMBER] | {C.MANAGE_CONNECTIONS, C.MANAGE_MEMBERS, C.MANAGE_INVITATIONS}
 SPEC[Role.OWNER] = SPEC[Role.ADMIN] | {C.MANAGE_BILLING, C.MANAGE_OWNERSHIP, C.DELETE_ORG}
 # Decided in the design (docs/roles.md): the audit log and org settings are admin business.
-ADMIN_EXTRAS = {C.VIEW_AUDIT_LOG, C.MANAGE_ORG}
+# Issue 18: the organization's API keys are admin business too (personal keys: any member).
+ADMIN_EXTRAS = {C.VIEW_AUDIT_LOG, C.MANAGE_ORG, C.MANAGE_API_KEYS}
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -130,3 +131,53 @@ def test_403_page_is_friendly(client, org, member):
     response = client.get(reverse("orgs:settings", kwargs={"org_slug": org.slug}))
     assert response.status_code == 403
     assert b"Not allowed" in response.content and b"administrator" in response.content
+
+
+# --- the REST API, with every role's personal key and both scopes of organization key -----------------
+
+API_CASES = [(route, method) for route in api_routes() for method in api_methods(route)]
+
+
+def _api_answer_matches(response, allowed: bool, what: str) -> None:
+    if allowed:
+        assert response.status_code not in (401, 403, 404, 405), f"{what} answered {response.status_code}"
+        assert response.status_code < 500, f"{what} answered {response.status_code}"
+    else:
+        assert response.status_code == 403, f"{what} answered {response.status_code}"
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(("route", "method"), API_CASES, ids=[f"{r.name}-{m}" for r, m in API_CASES])
+def test_each_roles_personal_key_gets_what_the_matrix_says(route, method, role, db):
+    from api.actions import do_create_api_key
+    from tests.api.conftest import KeyClient
+
+    world = build_world("Matrix Org")
+    person = UserFactory()
+    MembershipFactory(user=person, org=world.org, role=role)
+    _, token = do_create_api_key(world.org, user=person, kind="personal", name="walk", scope="read_write")
+    url = url_for(route, world)
+    response = getattr(KeyClient(token), method.lower())(url)
+    capability = api_capability(route, method)
+    _api_answer_matches(response, role_can(role, capability), f"{role}'s key: {method} {url} ({capability})")
+
+
+@pytest.mark.parametrize("scope", ["read", "read_write"])
+@pytest.mark.parametrize(("route", "method"), API_CASES, ids=[f"{r.name}-{m}" for r, m in API_CASES])
+def test_org_keys_act_as_viewer_or_member(route, method, scope, db):
+    from api.actions import do_create_api_key
+    from tests.api.conftest import KeyClient
+
+    world = build_world("Matrix Org")
+    _, token = do_create_api_key(world.org, user=world.owner, kind="org", name="walk", scope=scope)
+    url = url_for(route, world)
+    response = getattr(KeyClient(token), method.lower())(url)
+    role = Role.MEMBER if scope == "read_write" else Role.VIEWER
+    capability = api_capability(route, method)
+    _api_answer_matches(response, role_can(role, capability), f"{scope} org key: {method} {url} ({capability})")
+
+
+def test_the_api_role_walk_sees_the_write_endpoints():
+    writes = {(route.name, method) for route, method in API_CASES if method != "GET"}
+    assert {("api:scan_start", "POST"), ("api:finding_suppress", "POST"), ("api:custom_rules", "POST")} <= writes
+    assert ("api:custom_rule", "PUT") in writes

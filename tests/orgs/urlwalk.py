@@ -169,7 +169,76 @@ def _add_findings(world: World) -> None:
     )
 
 
-WORLD_BUILDERS: list[Callable[[World], None]] = [_add_connection, _add_sync_run, _add_inventory, _add_findings]
+def _add_automations(world: World) -> None:
+    from automations.models import Automation, AutomationRun, Channel, Suppression
+
+    channel = Channel.objects.create(org=world.org, name="Admins by email", kind="email", roles=["owner", "admin"])
+    automation = Automation.objects.create(org=world.org, name="Weekly summary", frequency="weekly")
+    automation.channels.through.objects.create(automation=automation, channel=channel)
+    world.extra["channel"] = channel
+    world.extra["automation"] = automation
+    world.extra["automation_run"] = AutomationRun.objects.create(
+        org=world.org, automation=automation, key="sample", status=AutomationRun.Status.EMPTY
+    )
+    # A suppressed address of one of the organization's members (the only ones it may clear).
+    world.extra["suppression"] = Suppression.objects.create(address=world.membership.user.email, reason="bounced")
+
+
+def _add_api_key(world: World) -> None:
+    """An organization key of the world (read and write): the API walks compare its answers with the
+    answers to another organization's keys."""
+    from api.actions import do_create_api_key
+
+    api_key, token = do_create_api_key(world.org, user=world.owner, kind="org", name="walk", scope="read_write")
+    world.extra["api_key"] = api_key
+    world.extra["api_token"] = token
+
+
+def _add_billing(world: World) -> None:
+    """A paid plan's billing row (no Stripe ids: the walk never reaches Stripe)."""
+    from billing.models import BillingAccount
+
+    world.extra["billing_account"] = BillingAccount.objects.create(
+        org=world.org, plan="team", status="active", stripe_subscription_id="sub_walk"
+    )
+
+
+def _add_acceptance(world: World) -> None:
+    """An acceptance of a rule's findings within a scope (findings/bulk.py)."""
+    from findings.models import SuppressionRule
+
+    world.extra["acceptance"] = SuppressionRule.objects.create(
+        org=world.org, rule_id="aws-ec2-volume-unattached", region="eu-west-1", reason="sample"
+    )
+
+
+def _add_export(world: World) -> None:
+    """The owner's export of the organization and its download link's token (privacy/). Not built: the
+    walk needs the ids, and another person's link is refused before any file is read."""
+    from django.utils import timezone
+
+    from privacy import exports
+    from privacy.models import ExportJob
+
+    job = ExportJob.objects.create(
+        kind=ExportJob.Kind.ORG, user=world.owner, org=world.org, status=ExportJob.Status.READY,
+        finished_at=timezone.now(), expires_at=timezone.now() + exports.link_max_age(),
+    )  # fmt: skip
+    world.extra["export"] = job
+    world.extra["export_token"] = exports.download_token(job)
+
+
+WORLD_BUILDERS: list[Callable[[World], None]] = [
+    _add_connection,
+    _add_sync_run,
+    _add_inventory,
+    _add_findings,
+    _add_acceptance,
+    _add_automations,
+    _add_api_key,
+    _add_billing,
+    _add_export,
+]
 
 # Identifier kwarg -> the world's object it names. Register every identifier of every URL here.
 SAMPLES: dict[str, Callable[[World], object]] = {
@@ -183,6 +252,13 @@ SAMPLES: dict[str, Callable[[World], object]] = {
     "custom_rule_id": lambda w: w.extra["custom_rule"].pk,
     "policy_id": lambda w: w.extra["policy"].pk,
     "baseline_id": lambda w: w.extra["baseline"].pk,
+    "acceptance_id": lambda w: w.extra["acceptance"].pk,
+    "automation_id": lambda w: w.extra["automation"].pk,
+    "channel_id": lambda w: w.extra["channel"].pk,
+    "automation_run_id": lambda w: w.extra["automation_run"].pk,
+    "suppression_id": lambda w: w.extra["suppression"].pk,
+    "export_id": lambda w: w.extra["export"].pk,
+    "export_token": lambda w: w.extra["export_token"],
 }
 # Kwargs that name no object (a choice among fixed values): a valid constant each.
 CONSTANTS: dict[str, object] = {
@@ -191,6 +267,7 @@ CONSTANTS: dict[str, object] = {
     "fmt": "csv",  # exports: csv | json
     "rule_id": "aws-ec2-volume-unattached",  # a built-in rule (the catalog is the same for every org)
     "framework": "cis-aws-1.5",  # findings:compliance_framework
+    "channel_kind": "email",  # automations:channel_new (email | slack | webhook)
 }
 
 
@@ -216,3 +293,29 @@ def url_for(route: Route, world: World, overrides: dict | None = None) -> str:
         for conv in ("int", "slug", "str", "uuid", "path"):
             path = path.replace(f"<{conv}:{key}>", str(value))
     return "/" + path
+
+
+# --- the REST API (api/): its routes take object ids but no org slug: the key names the organization ---
+
+
+def api_routes() -> list[Route]:
+    """Every endpoint of the REST API (a DRF view of ``api.views``), with the capability of each method."""
+    from api.views.base import ApiView
+
+    return [
+        r
+        for r in walk_urls()
+        if isinstance(getattr(r.callback, "cls", None), type) and issubclass(r.callback.cls, ApiView)
+    ]
+
+
+def api_methods(route: Route) -> list[str]:
+    """The HTTP methods an API route serves (GET, POST, PUT)."""
+    cls = route.callback.cls
+    return [m.upper() for m in ("get", "post", "put") if hasattr(cls, m)]
+
+
+def api_capability(route: Route, method: str) -> str:
+    from api.permissions import required_capability
+
+    return required_capability(route.callback.cls, method)

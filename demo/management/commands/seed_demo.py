@@ -34,6 +34,7 @@ class Command(BaseCommand):
         if os.environ.get("AWS_ENDPOINT_URL"):
             self._seed_aws(org, user)
         self._seed_azure(org, user)
+        self._seed_automation(org, user)
         self.stdout.write(self.style.SUCCESS("Demo ready."))
         self.stdout.write(
             f"  Open     {settings.SITE_URL}/o/{org.slug}/\n  Email    {DEMO_EMAIL}\n  Password {DEMO_PASSWORD}"
@@ -74,3 +75,18 @@ class Command(BaseCommand):
             f"scan of “{connection.name}”: {run.status}, {run.resource_count} resources "
             f"(+{run.created_count} ~{run.modified_count} -{run.deleted_count})."
         )
+
+    def _seed_automation(self, org, user) -> None:
+        """One automation (a daily summary to the owners by email): its preview, then one run, whose email
+        the console backend prints (to the terminal, through stderr: stdout is the login banner)."""
+        from demo import automations as demo
+
+        try:
+            automation = demo.ensure_demo_automation(org, user)
+            self.stderr.write(f"Automation “{automation.name}” ({automation.trigger_summary}); its preview:\n")
+            self.stderr.write(demo.preview_text(automation))
+            run = demo.run_once(automation, getattr(self.stderr, "_out", None))
+        except Exception as exc:  # the demo still starts; say what went wrong
+            self.stderr.write(f"Could not set up the demo automation: {type(exc).__name__}: {exc}")
+            return
+        self.stderr.write(f"Ran “{automation.name}” once: {run.get_status_display() if run else 'not started'}.")

@@ -111,6 +111,8 @@ def _trail_record(
     relations = []
     if trail.get("S3BucketName"):
         relations.append(Rel("logs_to", f"arn:aws:s3:::{trail['S3BucketName']}"))
+    if trail.get("CloudWatchLogsLogGroupArn"):  # "arn:…:log-group:<name>:*"; the log group's id has no ":*"
+        relations.append(Rel("logs_to", trail["CloudWatchLogsLogGroupArn"].removesuffix(":*")))
     if trail.get("KmsKeyId"):
         relations.append(Rel("encrypted_with", trail["KmsKeyId"]))
     return ResourceRecord(

@@ -63,10 +63,12 @@ _NAMESPACE = re.compile(r"/providers/([A-Za-z0-9.]+)/", re.I)
 
 def namespace_of(url: str) -> str:
     """The resource provider a Resource Manager URL calls ("Microsoft.Network"); "Microsoft.Resources"
-    for resource groups and the generic resource list, which have no ``/providers/`` segment."""
+    for resource groups and the generic resource list, which have no ``/providers/`` segment. For an
+    extension resource (``.../vaults/kv/providers/Microsoft.Insights/diagnosticSettings``) it is the last
+    provider in the path: the one that answers."""
     path = url.split("?", 1)[0]
-    match = _NAMESPACE.search(path + "/")
-    return match.group(1) if match else "Microsoft.Resources"
+    found = _NAMESPACE.findall(path + "/")
+    return found[-1] if found else "Microsoft.Resources"
 
 
 class _NoLimit:

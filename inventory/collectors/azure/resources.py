@@ -28,6 +28,14 @@ DETAILED_ARM_TYPES: dict[str, str] = {
     "microsoft.sql/servers": "azure.sql.server",
     "microsoft.sql/servers/databases": "azure.sql.database",
     "microsoft.keyvault/vaults": "azure.keyvault.vault",
+    "microsoft.containerservice/managedclusters": "azure.aks.cluster",
+    "microsoft.web/sites": "azure.appservice.web_app",  # and azure.appservice.function_app, by kind
+    "microsoft.web/serverfarms": "azure.appservice.plan",
+    "microsoft.documentdb/databaseaccounts": "azure.cosmosdb.account",
+    "microsoft.containerregistry/registries": "azure.containerregistry.registry",
+    "microsoft.network/applicationgateways": "azure.network.application_gateway",
+    "microsoft.network/azurefirewalls": "azure.network.firewall",
+    "microsoft.operationalinsights/workspaces": "azure.monitor.log_analytics_workspace",
 }
 
 

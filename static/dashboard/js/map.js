@@ -1,7 +1,10 @@
 // The architecture map (templates/dashboard/map.html). Fetches the elements from data.json (positions are
 // computed by the server: Cytoscape's "preset" layout renders thousands of nodes at once), then:
 // click a resource → its page; click an aggregate → fetch it expanded; double-click a group → collapse or
-// expand it here; type checkboxes → hide or show without a reload; Fit; PNG and SVG exports.
+// expand it here; type checkboxes → hide or show without a reload; Fit; PNG and SVG exports; a search box
+// that finds a resource (inside an aggregate too) and centres it; wheel zoom in fixed steps; a canvas the
+// visitor can resize. The first view is never zoomed out below a readable size: it opens on what matters
+// (exposed resources and findings first), and Fit shows everything.
 // No inline script or style: the CSP forbids both.
 (function () {
   "use strict";
@@ -42,6 +45,9 @@
   let cy = null;
   let loading = false;
   let zoomed = null; // whether the edges are in their zoomed-out style
+  const READABLE_ZOOM = 0.8; // node labels (12px) stay at least ~10px on screen on the first view
+  const WHEEL_STEP = 1.25; // one wheel notch zooms in or out by a quarter
+  const searchInput = root.querySelector("[data-testid=map-search]");
 
   function onZoom() {
     const far = cy.zoom() < 0.45;
@@ -107,7 +113,7 @@
         style: {
           label: "data(label)",
           "font-family": C.font,
-          "font-size": 11,
+          "font-size": 12,
           color: C.text,
           "text-wrap": "wrap",
           "text-max-width": 124,
@@ -164,6 +170,15 @@
         style: { label: "data(collapsedLabel)", width: 170, height: 64, "text-valign": "center", "text-margin-y": 0, "text-wrap": "wrap", "text-max-width": 160, "font-size": 12 },
       },
       { selector: "node.filtered", style: { display: "none" } },
+      {
+        selector: "node[kind = 'empty_networks']",
+        style: {
+          shape: "round-rectangle", width: 210, height: 70, "background-color": C.networkBg, "border-width": 2,
+          "border-style": "dashed", "border-color": C.networkBorder, "text-valign": "center", "text-margin-y": 0,
+          "font-size": 15, "font-weight": 700, color: C.muted, "text-max-width": 200,
+        },
+      },
+      { selector: "node.found", style: { "overlay-color": C.primary, "overlay-opacity": 0.35, "overlay-padding": 10 } },
       {
         selector: "edge",
         style: {
@@ -237,12 +252,14 @@
         layout: { name: "preset", fit: true, padding: 30 },
         minZoom: 0.03,
         maxZoom: 3,
+        userZoomingEnabled: false, // the wheel zooms in fixed steps (below); the toolbar has + and −
         autoungrabify: true, // positions come from the server; dragging would only scramble the groups
         boxSelectionEnabled: false,
         textureOnViewport: big,
         hideEdgesOnViewport: big,
       });
       bindEvents();
+      firstView();
     } else {
       const zoom = cy.zoom();
       const pan = cy.pan();
@@ -280,7 +297,101 @@
     zoomed = null;
     onZoom();
     window.cloustralMap = cy;
+    if (state.pendingSearch) {
+      const text = state.pendingSearch;
+      state.pendingSearch = null;
+      search(text);
+    }
     root.dataset.state = "ready";
+  }
+
+  // The fitted view of a big estate is too small to read: open at a readable zoom on what matters most
+  // (an exposed resource, else one with findings, else the first network), and let Fit show the rest.
+  function firstView() {
+    cy.fit(undefined, 30);
+    if (cy.zoom() >= READABLE_ZOOM) return;
+    const leaves = cy.nodes("[kind = 'resource'], [kind = 'aggregate'], [kind = 'empty_networks']");
+    const target =
+      leaves.filter(".exposed").first().nonempty() ? leaves.filter(".exposed").first()
+      : leaves.filter((n) => n.data("findings") > 0).first().nonempty() ? leaves.filter((n) => n.data("findings") > 0).first()
+      : cy.nodes("[kind = 'network']").first().nonempty() ? cy.nodes("[kind = 'network']").first()
+      : leaves.first();
+    cy.zoom(READABLE_ZOOM);
+    if (target && target.nonempty()) {
+      // The target's group in view, from its top-left corner when the group is larger than the screen.
+      const group = target.parent().nonempty() ? target.parent() : target;
+      const box = group.boundingBox();
+      const width = cy.width() / READABLE_ZOOM;
+      const height = cy.height() / READABLE_ZOOM;
+      const x = box.w < width ? (box.x1 + box.x2) / 2 : box.x1 + width / 2 - 20;
+      const y = box.h < height ? (box.y1 + box.y2) / 2 : box.y1 + height / 2 - 20;
+      cy.pan({ x: cy.width() / 2 - x * READABLE_ZOOM, y: cy.height() / 2 - y * READABLE_ZOOM });
+    }
+    setTimeout(() => setStatus(`${statusEl.textContent} · zoomed to a readable size: Fit shows everything`), 0);
+  }
+
+  // --- Search: a resource by name or id, on the map or inside an aggregate. ------------------------
+  function matches(node, needle) {
+    const d = node.data();
+    return [d.name, d.label, d.resource_id && String(d.resource_id)].some(
+      (value) => value && String(value).toLowerCase().includes(needle)
+    );
+  }
+
+  function search(text) {
+    const needle = String(text || "").trim().toLowerCase();
+    cy.nodes(".found").removeClass("found");
+    if (!needle) return;
+    const candidates = cy.nodes("[kind = 'resource'], [kind = 'network'], [kind = 'subnet']").filter((n) => n.visible());
+    const exact = candidates.filter((n) => String(n.data("name") || "").toLowerCase() === needle);
+    const found = exact.nonempty() ? exact.first() : candidates.filter((n) => matches(n, needle)).first();
+    if (found && found.nonempty()) {
+      found.addClass("found");
+      cy.animate({ zoom: Math.max(cy.zoom(), 1.1), center: { eles: found }, duration: 250 });
+      showDetails(found);
+      setStatus(`Found “${found.data("name") || found.data("label")}”.`);
+      return;
+    }
+    // Inside an aggregate: expand it, then look again once the map is back.
+    const holder = cy.nodes("[kind = 'aggregate']").filter((n) =>
+      (n.data("names") || []).some((name) => String(name).toLowerCase().includes(needle))
+    ).first();
+    if (holder && holder.nonempty() && !state.expand.has(holder.id())) {
+      state.expand.add(holder.id());
+      state.pendingSearch = needle;
+      load();
+      return;
+    }
+    setStatus(`Nothing named “${text}” on this map.`);
+  }
+
+  if (searchInput) {
+    searchInput.closest("form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (cy) search(searchInput.value);
+    });
+  }
+
+  // --- Wheel: one notch, one step (Cytoscape's own wheel zoom creeps on most mice). ---------------
+  function zoomBy(factor, at) {
+    const level = Math.min(cy.maxZoom(), Math.max(cy.minZoom(), cy.zoom() * factor));
+    cy.zoom({ level, renderedPosition: at || { x: cy.width() / 2, y: cy.height() / 2 } });
+  }
+
+  container.addEventListener(
+    "wheel",
+    (event) => {
+      if (!cy) return;
+      event.preventDefault();
+      const box = container.getBoundingClientRect();
+      zoomBy(event.deltaY < 0 ? WHEEL_STEP : 1 / WHEEL_STEP, { x: event.clientX - box.left, y: event.clientY - box.top });
+    },
+    { passive: false }
+  );
+
+  // The canvas can be resized by its corner (CSS resize): Cytoscape must hear about it.
+  if (typeof ResizeObserver !== "undefined") {
+    new ResizeObserver(() => { if (cy) cy.resize(); }).observe(container);
   }
 
   // --- Type filter: hide or show here; fetch only for a type the server has not sent. ------------
@@ -415,7 +526,9 @@
     }
     const hint = document.createElement("p");
     hint.className = "help";
-    if (d.url) {
+    if (d.kind === "empty_networks") {
+      hint.textContent = "Networks with nothing in them and no findings (default VPCs, for example). Click to draw them.";
+    } else if (d.url) {
       const link = document.createElement("a");
       link.href = d.url;
       link.textContent = d.kind === "resource" ? "Open this resource" : "Open this network";
@@ -437,6 +550,8 @@
         state.expand.add(node.id());
         state.focus = node.data("parent") || null;
         load();
+      } else if (kind === "empty_networks" && root.dataset.emptyUrl) {
+        window.location.assign(root.dataset.emptyUrl);
       } else {
         showDetails(node);
       }
@@ -472,6 +587,32 @@
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   }
 
+  // cytoscape-svg draws no "round-*" polygon (the node vanishes and it logs "Attempted to apply path command
+  // to node text"): the export swaps each for its sharp twin, then puts the round ones back.
+  const SVG_SHAPES = {
+    "round-diamond": "diamond", "round-hexagon": "hexagon", "round-octagon": "octagon", "round-pentagon": "pentagon",
+    "round-triangle": "triangle", "round-heptagon": "heptagon", "round-tag": "tag",
+  };
+
+  function svgText() {
+    const swapped = [];
+    cy.batch(() => {
+      cy.nodes().forEach((node) => {
+        const sharp = SVG_SHAPES[node.style("shape")];
+        if (sharp) {
+          swapped.push(node);
+          node.style("shape", sharp);
+        }
+      });
+    });
+    try {
+      return cy.svg({ full: true, bg: C.surface });
+    } finally {
+      cy.batch(() => swapped.forEach((node) => node.removeStyle("shape")));
+    }
+  }
+  window.cloustralMapSvg = () => svgText();
+
   const actions = {
     fit: () => cy.fit(cy.elements(":visible"), 30),
     collapse: collapseAll,
@@ -482,8 +623,10 @@
         setStatus("SVG export is not available.");
         return;
       }
-      download(new Blob([cy.svg({ full: true, bg: C.surface })], { type: "image/svg+xml;charset=utf-8" }), "svg");
+      download(new Blob([svgText()], { type: "image/svg+xml;charset=utf-8" }), "svg");
     },
+    zoomIn: () => zoomBy(WHEEL_STEP),
+    zoomOut: () => zoomBy(1 / WHEEL_STEP),
   };
   root.querySelectorAll("[data-action]").forEach((button) => {
     button.addEventListener("click", () => {
