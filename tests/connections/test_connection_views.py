@@ -18,6 +18,7 @@ from connections import credentials
 from connections.models import CloudConnection
 from inventory.models import SyncRun
 from tests.conftest import PASSWORD
+from tests.inventory.sync_helpers import eager_celery  # noqa: F401  (CI points Celery at Redis)
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 
@@ -171,6 +172,7 @@ def test_access_keys_connection_and_secret_never_leaks(org, owner, aws, caplog, 
         credentials.aws_credentials(other)
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_test_on_demand_records_failure_and_success(org, owner, aws, django_capture_on_commit_callbacks):
     conn = make_keys_connection(org)  # a key moto does not know about
     c = sudo(owner)
@@ -182,6 +184,7 @@ def test_test_on_demand_records_failure_and_success(org, owner, aws, django_capt
     assert b"Connection" in response.content
 
 
+@pytest.mark.usefixtures("eager_celery")
 def test_stubbed_failure_shows_actionable_message(org, owner, monkeypatch, django_capture_on_commit_callbacks):
     from connections.providers import aws as aws_provider
     from connections.providers.base import ConnectionCheckError
