@@ -224,7 +224,7 @@ def test_a_host_resolving_to_a_private_address_is_refused_at_send(monkeypatch):
 
 def test_slack_urls_must_be_slacks():
     with pytest.raises(http.UnsafeURL, match="hooks.slack.com"):
-        channels.check_channel_url("slack", "https://example.com/services/T000/B000/XXX")
+        channels.check_channel_url("slack", "https://example.com/services/T000/B000/TOKEN")
     assert channels.check_channel_url("slack", " https://hooks.slack.com/services/T0/B0/x ") == (
         "https://hooks.slack.com/services/T0/B0/x"
     )

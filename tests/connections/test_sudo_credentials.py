@@ -30,7 +30,7 @@ SUB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
 FORMS = {
     "aws-keys": (
-        {"name": "Keys", "access_key_id": "AKIAIOSFODNN7SUDOTST", "secret_access_key": AWS_SECRET},
+        {"name": "Keys", "access_key_id": "AKIASUDOTESTEXAMPLE1", "secret_access_key": AWS_SECRET},
         AWS_SECRET,
     ),
     "azure": (
@@ -92,7 +92,7 @@ def url(name, org, *args):
 def existing_connection(org, method: str) -> CloudConnection:
     if method == "aws-keys":
         conn = CloudConnection(org=org, name="Keys", provider="aws", auth_method="aws_keys")
-        credentials.store_secret(conn, {"access_key_id": "AKIAOLDOLDOLDOLDOLD0", "secret_access_key": "old-secret"})
+        credentials.store_secret(conn, {"access_key_id": "AKIAOLDKEYEXAMPLE000", "secret_access_key": "old-secret"})
     else:
         conn = CloudConnection(
             org=org,
