@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.celery_pools import forget_broker_connections
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,11 +43,7 @@ def test_a_real_worker_runs_tasks_through_redis():
 
     from cloustral.celery import app
 
-    # Other tests start workers on other brokers and close the app's pools: start from fresh ones.
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    forget_broker_connections(app)  # other tests start workers on other brokers
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=10):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from automations import actions, engine
 from automations.models import Automation, AutomationRun, Delivery
 from findings.models import FindingEvent
+from tests.celery_pools import forget_broker_connections
 from tests.factories import CloudConnectionFactory, FindingFactory, ResourceFactory
 
 REAL_WORKER = True  # tests/automations/conftest.py: no eager Celery here
@@ -54,6 +55,7 @@ def test_an_automation_runs_through_a_real_worker(org, owner, http_server, setti
 
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = False
+    forget_broker_connections(app)  # other tests start workers on other brokers
     try:
         with start_worker(app, pool="solo", perform_ping_check=True, shutdown_timeout=20):
             report = engine.tick()  # what beat's "automations-tick" does: the run goes to the broker

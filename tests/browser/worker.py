@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-
-def _forget_connections(app) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+from tests.celery_pools import forget_broker_connections
 
 
 @pytest.fixture
@@ -36,10 +31,10 @@ def celery_worker(tmp_path, transactional_db):
         },
         task_always_eager=False,
     )
-    _forget_connections(app)
+    forget_broker_connections(app)
     try:
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
             yield app
     finally:
         app.conf.update(saved)
-        _forget_connections(app)
+        forget_broker_connections(app)

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from connections.models import CloudConnection
+from tests.celery_pools import forget_broker_connections
 from tests.factories import CloudConnectionFactory, MembershipFactory, OrganizationFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,15 +44,6 @@ def test_a_broker_folder_turns_off_eager_tasks_and_shares_a_file_cache(tmp_path)
     assert _setting("CELERY_BROKER_URL", CELERY_BROKER_FOLDER=folder, REDIS_URL="redis://127.0.0.1:6379/9") == (
         "redis://127.0.0.1:6379/9"
     )
-
-
-def _forget_connections(app) -> None:
-    """Broker connections and producers are made from the settings once: drop them so the next
-    message uses the transport configured now."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,7 +76,7 @@ def test_a_real_worker_on_the_filesystem_transport_runs_the_connection_test(tmp_
         },
         task_always_eager=False,
     )
-    _forget_connections(app)
+    forget_broker_connections(app)
     try:
         c = Client()
         c.force_login(owner)
@@ -103,4 +95,4 @@ def test_a_real_worker_on_the_filesystem_transport_runs_the_connection_test(tmp_
         assert time.monotonic() - started < 20
     finally:
         app.conf.update(saved)
-        _forget_connections(app)
+        forget_broker_connections(app)
