@@ -180,6 +180,7 @@ class AuditEvent(models.Model):
         BILLING_PAYMENT_FAILED = "billing_payment_failed", "Payment failed"
         BILLING_DOWNGRADED = "billing_downgraded", "Moved to Free limits after unpaid invoices"
         BILLING_RESTORED = "billing_restored", "Plan restored after payment"
+        BILLING_TRIAL_EXTENDED = "billing_trial_extended", "Trial extended"
         # Automations (automations/): never a channel's URL or signing secret
         AUTOMATION_CREATED = "automation_created", "Automation created"
         AUTOMATION_UPDATED = "automation_updated", "Automation edited"
@@ -195,6 +196,16 @@ class AuditEvent(models.Model):
         EMAIL_SUPPRESSION_CLEARED = "email_suppression_cleared", "Email address suppression cleared"
         # Sign-ins (accounts/devices.py)
         NEW_SIGN_IN_ALERT = "new_sign_in_alert", "Sign-in from a new device or network"
+        # Support console (support/): staff looking at an organization's data, and their safe actions
+        # (a trial extended is BILLING_TRIAL_EXTENDED, a suppression cleared EMAIL_SUPPRESSION_CLEARED).
+        # Recorded with ``org`` when there is one, so the organization's owners see them in their log.
+        SUPPORT_VIEWED = "support_viewed", "Cloustral support viewed"
+        SUPPORT_CHANGED = "support_changed", "Cloustral support changed a record"
+        SUPPORT_VERIFICATION_RESENT = "support_verification_resent", "Cloustral support resent a verification email"
+        SUPPORT_SCAN_STARTED = "support_scan_started", "Cloustral support started a scan"
+        SUPPORT_SCAN_CANCELLED = "support_scan_cancelled", "Cloustral support cancelled a scan"
+        SUPPORT_DELETION_CANCELLED = "support_deletion_cancelled", "Cloustral support cancelled an account deletion"
+        SUPPORT_CONTACT_ANSWERED = "support_contact_answered", "Cloustral support marked a contact request answered"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"

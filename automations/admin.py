@@ -1,12 +1,14 @@
 """The support console's view of automations: every delivery of every organization (account emails
-included) with what the provider reported, and the suppressed addresses, which staff may clear.
-Channel URLs and signing secrets are never fields here."""
+included) with what the provider reported, and the suppressed addresses, which staff may clear (one at
+a time, through the console's confirmed and audit-logged "clear" action). Channel URLs and signing
+secrets are never fields here."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Prefetch
-from django.utils import timezone
+from django.urls import reverse
+from django.utils.html import format_html
 
 from automations.models import Automation, AutomationRun, Channel, Delivery, EmailEvent, Suppression
 from cloustral.admin_base import ReadOnlyOrgAdmin
@@ -74,23 +76,18 @@ class EmailEventAdmin(ReadOnlyAdmin):
     raw_id_fields = ["delivery"]
 
 
-@admin.action(description="Clear: send to these addresses again")
-def clear_suppressions(modeladmin, request, queryset):
-    cleared = queryset.filter(cleared_at__isnull=True).update(cleared_at=timezone.now(), cleared_by=request.user)
-    modeladmin.message_user(request, f"{cleared} address(es) cleared.", messages.SUCCESS)
-
-
 @admin.register(Suppression)
 class SuppressionAdmin(ReadOnlyAdmin):
-    list_display = ["address", "reason", "created_at", "cleared_at", "cleared_by"]
+    list_display = ["address", "reason", "created_at", "cleared_at", "cleared_by", "clear"]
     list_filter = ["reason", ("cleared_at", admin.EmptyFieldListFilter)]
     search_fields = ["address"]
-    actions = [clear_suppressions]
-    raw_id_fields = ["event"]
+    list_select_related = ["cleared_by"]
+    fields = ["address", "reason", "event", "created_at", "cleared_at", "cleared_by", "clear"]
+    readonly_fields = fields
 
-    def has_change_permission(self, request, obj=None):
-        # The list's "clear" action needs it; the change form itself shows read-only fields.
-        return request.user.is_superuser or request.user.has_perm("automations.change_suppression")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+    @admin.display(description="")
+    def clear(self, obj: Suppression) -> str:
+        if not obj.is_active:
+            return ""
+        url = reverse("admin:support_action", args=["clear-suppression", obj.pk])
+        return format_html('<a href="{}">Clear…</a>', url)

@@ -239,3 +239,28 @@ def do_change_payment_method(request: HttpRequest, org, setup_intent_id: str) ->
     if refused_message:
         raise BillingError(f"The card was saved, but the open invoice could not be paid: {refused_message}")
     return transition
+
+
+MAX_TRIAL_EXTENSION_DAYS = 30
+
+
+def do_extend_trial(request: HttpRequest | None, org, days: int) -> BillingAccount:
+    """Push a trialing subscription's trial end ``days`` later (support staff, at the customer's request)."""
+    if not 1 <= days <= MAX_TRIAL_EXTENSION_DAYS:
+        raise BillingError(f"A trial is extended by 1 to {MAX_TRIAL_EXTENSION_DAYS} days.")
+    account = get_account(org)
+    if not account.has_subscription or account.status != "trialing" or account.trial_end is None:
+        raise BillingError("The organization is not on a trial.")
+    new_end = account.trial_end + timedelta(days=days)
+    subscription = stripe_api.set_trial_end(account.stripe_subscription_id, int(new_end.timestamp()))
+    with transaction.atomic():
+        _apply(account, subscription)
+        audit.record(
+            A.BILLING_TRIAL_EXTENDED,
+            request=request,
+            org=org,
+            target=org.name,
+            days=days,
+            trial_end=account.trial_end.isoformat() if account.trial_end else "",
+        )
+    return account

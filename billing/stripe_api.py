@@ -171,6 +171,11 @@ def set_cancel_at_period_end(subscription_id: str, cancel: bool) -> dict:
     return _call("subscription.modify", stripe.Subscription.modify, subscription_id, cancel_at_period_end=cancel)
 
 
+def set_trial_end(subscription_id: str, trial_end: int) -> dict:
+    """Move a trialing subscription's trial end (a timestamp); nothing is charged before it."""
+    return _call("subscription.modify", stripe.Subscription.modify, subscription_id, trial_end=trial_end)
+
+
 # --- invoices, portal, webhooks ---------------------------------------------------------------
 
 

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from connections.models import CloudConnection
 
@@ -7,7 +9,7 @@ from connections.models import CloudConnection
 class CloudConnectionAdmin(admin.ModelAdmin):
     """Support sees which connections exist and how they are doing; the secret is never a field here."""
 
-    list_display = ["name", "org", "provider", "auth_method", "status", "enabled", "last_checked_at"]
+    list_display = ["name", "org", "provider", "auth_method", "status", "enabled", "last_checked_at", "scan"]
     list_filter = ["provider", "auth_method", "status", "enabled"]
     search_fields = ["name", "org__name", "aws_account_id", "tenant_id"]
     fields = [
@@ -32,8 +34,14 @@ class CloudConnectionAdmin(admin.ModelAdmin):
         "secret_changed_at",
         "created_by",
         "created_at",
+        "scan",
     ]
     readonly_fields = fields
+
+    @admin.display(description="")
+    def scan(self, obj: CloudConnection) -> str:
+        """The support console's confirmed "scan now" (support/safe_actions.py)."""
+        return format_html('<a href="{}">Scan now…</a>', reverse("admin:support_action", args=["start-scan", obj.pk]))
 
     def get_queryset(self, request):
         return CloudConnection.objects.unscoped().select_related("org")

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from cloustral.admin_base import ReadOnlyOrgAdmin
 from inventory.models import Resource, SyncRun
@@ -14,8 +16,16 @@ class ResourceAdmin(ReadOnlyOrgAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyOrgAdmin):
-    list_display = ["id", "connection", "org", "status", "trigger", "created_at", "completeness_percent"]
+    list_display = ["id", "connection", "org", "status", "trigger", "created_at", "completeness_percent", "cancel"]
     list_filter = ["status", "trigger"]
     search_fields = ["connection__name", "org__name"]
     list_select_related = ["org", "connection"]
     exclude = ["celery_task_id"]
+    readonly_fields = ["cancel"]
+
+    @admin.display(description="")
+    def cancel(self, obj: SyncRun) -> str:
+        """A queued or running scan can be stopped through the support console's confirmed action."""
+        if not obj.is_active or obj.cancel_requested:
+            return ""
+        return format_html('<a href="{}">Cancel…</a>', reverse("admin:support_action", args=["cancel-scan", obj.pk]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from orgs.models import Invitation, Membership, Organization
 
@@ -24,11 +26,18 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "require_mfa", "created_at"]
+    list_display = ["name", "slug", "require_mfa", "created_at", "support"]
     search_fields = ["name", "slug"]
     list_filter = ["require_mfa"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["created_at", "support"]
     inlines = [MembershipInline]
+
+    @admin.display(description="Support")
+    def support(self, obj: Organization) -> str:
+        """The support console's page of the organization (plan, members, scans, emails, audit log)."""
+        if not obj.pk:
+            return ""
+        return format_html('<a href="{}">Support page</a>', reverse("admin:support_org", args=[obj.pk]))
 
 
 @admin.register(Membership)

@@ -1,11 +1,13 @@
-"""Support's view of the privacy app: contact requests to answer (the one thing staff change: marking
-one handled), and read-only records of consent, exports, deletions and tombstones. No secret is ever
-a field here: export links are not stored, only their jobs."""
+"""Support's view of the privacy app, read-only: contact requests (marked answered, and pending deletions
+cancelled, only through the console's confirmed and audit-logged actions), consent, exports, deletions
+and tombstones. No secret is ever a field here: export links are not stored, only their jobs, and a
+deletion's cancel nonce is not shown."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils import timezone
+from django.urls import reverse
+from django.utils.html import format_html
 
 from privacy.models import AnalyticsEvent, ConsentRecord, ContactRequest, DeletionRequest, ExportJob, Tombstone
 
@@ -21,9 +23,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def action_link(key: str, pk: int, label: str) -> str:
+    return format_html('<a href="{}">{}</a>', reverse("admin:support_action", args=[key, pk]), label)
+
+
 @admin.register(ContactRequest)
-class ContactRequestAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "topic", "name", "email", "delivered", "handled_at"]
+class ContactRequestAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "topic", "name", "email", "delivered", "handled_at", "answer"]
     list_filter = ["topic", ("handled_at", admin.EmptyFieldListFilter), ("delivered_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "name"]
     fields = [
@@ -38,21 +44,17 @@ class ContactRequestAdmin(admin.ModelAdmin):
         "last_error",
         "acknowledged_at",
         "handled_at",
+        "answer",
     ]
-    readonly_fields = [f for f in fields if f != "handled_at"]
-    actions = ["mark_handled"]
-
-    def has_add_permission(self, request):
-        return False
+    readonly_fields = fields
 
     @admin.display(boolean=True, description="Delivered")
     def delivered(self, obj: ContactRequest) -> bool:
         return obj.delivered_at is not None
 
-    @admin.action(description="Mark as handled")
-    def mark_handled(self, request, queryset):
-        updated = queryset.filter(handled_at__isnull=True).update(handled_at=timezone.now())
-        self.message_user(request, f"{updated} request(s) marked as handled.")
+    @admin.display(description="")
+    def answer(self, obj: ContactRequest) -> str:
+        return "" if obj.handled_at else action_link("answer-contact", obj.pk, "Mark answered…")
 
 
 @admin.register(ExportJob)
@@ -68,9 +70,14 @@ class ExportJobAdmin(ReadOnlyAdmin):
 
 @admin.register(DeletionRequest)
 class DeletionRequestAdmin(ReadOnlyAdmin):
-    list_display = ["user", "requested_at", "purge_after"]
-    fields = ["user", "requested_at", "purge_after"]
+    list_display = ["user", "requested_at", "purge_after", "cancel"]
+    fields = ["user", "requested_at", "purge_after", "cancel"]
     readonly_fields = fields
+    list_select_related = ["user"]
+
+    @admin.display(description="")
+    def cancel(self, obj: DeletionRequest) -> str:
+        return action_link("cancel-deletion", obj.pk, "Cancel the deletion…")
 
 
 @admin.register(Tombstone)

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("inventory",),
     ("findings",),
     ("api", "automations", "privacy", "dashboard"),
+    ("support",),  # the support console joins every app, the top ones included
 ]
 # Beside the layers: simulated clouds for the local demo. It may use anything; nothing may use it.
 ASIDE = ("demo",)
