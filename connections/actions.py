@@ -13,7 +13,7 @@ from accounts import audit
 from accounts.models import AuditEvent
 from billing import limits
 from cloustral import crypto
-from connections import credentials
+from connections import credentials, organization
 from connections.models import CloudConnection
 from connections.providers import aws
 from connections.providers.base import CheckResult, ConnectionCheckError
@@ -27,7 +27,7 @@ def run_check(connection: CloudConnection) -> CheckResult:
     """Talk to the cloud with the connection's credentials. Raises ConnectionCheckError."""
     try:
         if connection.provider == CloudConnection.Provider.AWS:
-            return aws.check(credentials.aws_credentials(connection))
+            return aws.check(credentials.aws_credentials(connection), organization=connection.is_organization)
         from connections.providers import azure  # the Azure SDK is slow to import; only when needed
 
         return azure.check(
@@ -89,6 +89,7 @@ def build_connection(org, auth_method: str, data: dict, *, external_id: str = ""
     if auth_method == Auth.AWS_ROLE:
         connection.role_arn = data["role_arn"].strip()
         connection.external_id = external_id
+        connection.aws_scope = data.get("aws_scope") or CloudConnection.AwsScope.SINGLE
     elif auth_method == Auth.AZURE_SP:
         connection.azure_cloud = data["azure_cloud"]
         connection.tenant_id = data["tenant_id"].strip()
@@ -117,7 +118,10 @@ def do_create_connection(request: HttpRequest, connection: CloudConnection) -> C
             provider=connection.provider,
             method=connection.auth_method,
             account=connection.account_label,
+            scope=connection.aws_scope if connection.provider == CloudConnection.Provider.AWS else "",
         )
+        if connection.is_organization:  # the accounts the check listed: shown at once, scanned with it
+            organization.do_sync_members(connection, [a | {"status": "ACTIVE"} for a in result.member_accounts])
     return connection
 
 
@@ -231,6 +235,10 @@ def record_check(connection: CloudConnection, *, request: HttpRequest | None = N
 def do_set_enabled(request: HttpRequest, connection: CloudConnection, enabled: bool) -> None:
     connection.enabled = enabled
     connection.save(update_fields=["enabled", "updated_at"])
+    if connection.is_organization:  # its current members are scanned with it, or not at all
+        CloudConnection.objects.for_org(connection.org_id).filter(
+            parent=connection, left_organization_at__isnull=True
+        ).update(enabled=enabled, updated_at=timezone.now())
     audit.record(
         A.CONNECTION_ENABLED if enabled else A.CONNECTION_DISABLED,
         request=request,

@@ -9,4 +9,8 @@ class ConnectionsConfig(AppConfig):
         from billing.usage import register_counter
         from connections.models import CloudConnection
 
-        register_counter("connections", lambda org: CloudConnection.objects.for_org(org).count())
+        # An AWS Organization is one connection: its member accounts are not counted (connections/organization.py).
+        register_counter(
+            "connections",
+            lambda org: CloudConnection.objects.for_org(org).exclude(aws_scope=CloudConnection.AwsScope.MEMBER).count(),
+        )

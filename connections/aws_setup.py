@@ -53,25 +53,46 @@ def trust_policy(account_id: str, external_id: str) -> dict:
     }
 
 
+def _role_resource(account_id: str, external_id: str) -> dict:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": ROLE_NAME,
+            "AssumeRolePolicyDocument": trust_policy(account_id, external_id),
+            "ManagedPolicyArns": MANAGED_POLICIES,
+            "MaxSessionDuration": 3600,
+            "Tags": [{"Key": "managed-by", "Value": "cloustral"}],
+        },
+    }
+
+
 def cloudformation_template(account_id: str, external_id: str) -> str:
     """A CloudFormation template (JSON is valid YAML) creating the role and printing its ARN."""
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "Read-only role for Cloustral cloud inventory and findings.",
-        "Resources": {
-            "CloustralRole": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "RoleName": ROLE_NAME,
-                    "AssumeRolePolicyDocument": trust_policy(account_id, external_id),
-                    "ManagedPolicyArns": MANAGED_POLICIES,
-                    "MaxSessionDuration": 3600,
-                    "Tags": [{"Key": "managed-by", "Value": "cloustral"}],
-                },
-            }
-        },
+        "Resources": {"CloustralRole": _role_resource(account_id, external_id)},
         "Outputs": {
             "RoleArn": {"Description": "Paste this into Cloustral", "Value": {"Fn::GetAtt": ["CloustralRole", "Arn"]}}
+        },
+    }
+    return json.dumps(template, indent=2)
+
+
+def stackset_template(account_id: str, external_id: str) -> str:
+    """The same role for every member account of an AWS Organization, deployed by a CloudFormation
+    StackSet (service-managed permissions, automatic deployment to the organization's root): the same
+    role name and the same External ID in each account, so one organization connection reaches them all.
+    A StackSet never deploys to the management account: its role comes from ``cloudformation_template``."""
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": (
+            "Read-only role for Cloustral in every member account of an AWS Organization "
+            "(deploy as a service-managed StackSet with automatic deployment)."
+        ),
+        "Resources": {"CloustralRole": _role_resource(account_id, external_id)},
+        "Outputs": {
+            "RoleArn": {"Description": "The role Cloustral assumes", "Value": {"Fn::GetAtt": ["CloustralRole", "Arn"]}}
         },
     }
     return json.dumps(template, indent=2)

@@ -29,12 +29,34 @@ class ConnectionNameMixin(forms.Form):
         return name
 
 
+SCOPE_CHOICES = [
+    (CloudConnection.AwsScope.SINGLE, "Single account"),
+    (CloudConnection.AwsScope.ORGANIZATION, "AWS Organization: every member account, discovered at each scan"),
+]
+
+
 class AwsRoleForm(ConnectionNameMixin):
+    aws_scope = forms.ChoiceField(
+        label="What to connect",
+        choices=SCOPE_CHOICES,
+        initial=CloudConnection.AwsScope.SINGLE,
+        required=False,  # none chosen: a single account
+        widget=forms.RadioSelect,
+        help_text="For an organization, use the role in its management account (or a delegated administrator).",
+    )
     role_arn = forms.CharField(
         label="Role ARN",
         max_length=600,
         help_text="From the stack's Outputs tab: arn:aws:iam::123456789012:role/CloustralReadOnly",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance is not None:  # what a connection covers is chosen once, when it is added
+            del self.fields["aws_scope"]
+
+    def clean_aws_scope(self) -> str:
+        return self.cleaned_data.get("aws_scope") or CloudConnection.AwsScope.SINGLE
 
 
 class AwsKeysForm(ConnectionNameMixin):

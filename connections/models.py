@@ -40,6 +40,11 @@ class CloudConnection(models.Model):
         EVERY_6H = "6h", "Every 6 hours"
         DAILY = "daily", "Daily"
 
+    class AwsScope(models.TextChoices):
+        SINGLE = "single", "Single account"
+        ORGANIZATION = "organization", "AWS Organization"
+        MEMBER = "member", "Member account of an organization"
+
     class AzureCloud(models.TextChoices):
         PUBLIC = "public", "Azure (global)"
         CHINA = "china", "Azure China (21Vianet)"
@@ -63,6 +68,21 @@ class CloudConnection(models.Model):
         default=list, blank=True, help_text="Regions enabled in the account, as discovered."
     )
     selected_regions = models.JSONField(default=list, blank=True, help_text="Regions to scan; empty means all enabled.")
+    # An AWS Organization is one connection (its management or delegated administrator account) whose
+    # scans discover the member accounts; each member is a connection of its own, managed by it
+    # (connections/organization.py), so it has its own scans, coverage, inventory and findings.
+    aws_scope = models.CharField(max_length=16, choices=AwsScope.choices, default=AwsScope.SINGLE)
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="members",
+        help_text="The organization connection a member account belongs to.",
+    )
+    left_organization_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the member account was last seen leaving the organization."
+    )
 
     # Azure
     azure_cloud = models.CharField(max_length=16, choices=AzureCloud.choices, blank=True)
@@ -119,6 +139,14 @@ class CloudConnection(models.Model):
                 return f"{self.aws_account_id}" + (f" ({self.aws_account_alias})" if self.aws_account_alias else "")
             return ""
         return ", ".join(s.get("name") or s.get("id", "") for s in self.subscriptions)
+
+    @property
+    def is_organization(self) -> bool:
+        return self.aws_scope == self.AwsScope.ORGANIZATION
+
+    @property
+    def is_member(self) -> bool:
+        return self.aws_scope == self.AwsScope.MEMBER
 
     @property
     def scan_interval(self) -> timedelta | None:

@@ -8,7 +8,8 @@ import time
 from datetime import UTC, datetime
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -18,6 +19,7 @@ from connections import actions, aws_setup, hooks
 from connections.access import get_connection_for_member
 from connections.forms import AwsKeysForm, AwsRoleForm, AzureForm, RegionsForm, ScanScheduleForm
 from connections.models import CloudConnection, new_external_id
+from connections.organization import members_of
 from connections.providers.base import ConnectionCheckError
 from orgs.decorators import org_view
 from orgs.roles import Capability
@@ -48,7 +50,12 @@ def _attach(form, error: ConnectionCheckError) -> None:
 
 @org_view(_C.VIEW)
 def connection_list(request: HttpRequest) -> HttpResponse:
-    connections = CloudConnection.objects.for_org(request.org)
+    """The organization's connections; an AWS Organization's member accounts are listed on its page."""
+    connections = (
+        CloudConnection.objects.for_org(request.org)
+        .exclude(aws_scope=CloudConnection.AwsScope.MEMBER)
+        .annotate(member_count=Count("members", filter=Q(members__left_organization_at__isnull=True)))
+    )
     return render(request, "connections/list.html", {"connections": connections})
 
 
@@ -85,29 +92,52 @@ def create(request: HttpRequest, method: str) -> HttpResponse:
     return render(request, "connections/create.html", context)
 
 
-def _role_setup_context(external_id: str) -> dict:
+def _role_setup_context(external_id: str, connection: CloudConnection | None = None) -> dict:
     account = aws_setup.platform_account_id()
-    context = {"external_id": external_id, "platform_account_id": account, "role_name": aws_setup.ROLE_NAME}
+    context = {
+        "external_id": external_id,
+        "platform_account_id": account,
+        "role_name": aws_setup.ROLE_NAME,
+        "setup_connection": connection,
+    }
     if account:
         context["template_json"] = aws_setup.cloudformation_template(account, external_id)
         context["policy_json"] = aws_setup.policy_document(account, external_id)
+        context["stackset_json"] = aws_setup.stackset_template(account, external_id)
     return context
+
+
+SETUP_FILES = {
+    "cloudformation": (aws_setup.cloudformation_template, "cloustral-role.template.json"),
+    "stackset": (aws_setup.stackset_template, "cloustral-member-role.stackset.json"),
+    "policy": (aws_setup.policy_document, "cloustral-role-policy.json"),
+}
 
 
 @org_view(_C.MANAGE_CONNECTIONS)
 def role_setup_file(request: HttpRequest, kind: str) -> HttpResponse:
-    """The CloudFormation template or IAM JSON for the role being created, as a download."""
+    """The CloudFormation template (single account), StackSet template (an organization's members) or IAM
+    JSON for the role, as a download: with the External ID of the role being created, or of the
+    connection named by ``?connection=<id>`` (its page offers them again)."""
     account = aws_setup.platform_account_id()
     if account is None:
         messages.error(
             request, "Cloustral's own AWS identity is not configured; the template cannot be made. Contact support."
         )
         return redirect("connections:create", org_slug=request.org.slug, method="aws-role")
-    external_id = _pending_external_id(request)
-    if kind == "cloudformation":
-        body, filename = aws_setup.cloudformation_template(account, external_id), "cloustral-role.template.json"
+    if kind not in SETUP_FILES:
+        raise Http404("No such set-up file.")
+    if request.GET.get("connection"):
+        if not request.GET["connection"].isdigit():
+            raise Http404("No such connection.")
+        connection = get_connection_for_member(request, int(request.GET["connection"]), _C.MANAGE_CONNECTIONS)
+        if connection.auth_method != Auth.AWS_ROLE:
+            raise Http404("This connection has no role.")
+        external_id = connection.external_id
     else:
-        body, filename = aws_setup.policy_document(account, external_id), "cloustral-role-policy.json"
+        external_id = _pending_external_id(request)
+    make, filename = SETUP_FILES[kind]
+    body = make(account, external_id)
     response = HttpResponse(body, content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -141,14 +171,27 @@ def detail(request: HttpRequest, connection_id: int) -> HttpResponse:
             initial={"regions": connection.selected_regions}, enabled_regions=connection.enabled_regions
         )
     if connection.auth_method == Auth.AWS_ROLE and request.membership.can_manage_connections:
-        context.update(_role_setup_context(connection.external_id))
+        context.update(_role_setup_context(connection.external_id, connection))
+    if connection.is_member:  # managed by its organization: no schedule, regions or edits of its own
+        context.pop("schedule_form", None)
+        context.pop("regions_form", None)
     return render(request, "connections/detail.html", context)
+
+
+def _managed_by_organization(request: HttpRequest, connection: CloudConnection) -> HttpResponse | None:
+    """A member account's settings are its organization's: send the person there."""
+    if not connection.is_member:
+        return None
+    messages.info(request, "This account is a member of an AWS Organization: change its settings on the organization.")
+    return redirect(connection.parent.get_absolute_url())
 
 
 @org_view(_C.MANAGE_CONNECTIONS, methods=["GET", "POST"])
 def edit(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
     require_sudo(request)
+    if managed := _managed_by_organization(request, connection):
+        return managed
     initial = {
         "name": connection.name,
         "role_arn": connection.role_arn,
@@ -173,6 +216,8 @@ def edit(request: HttpRequest, connection_id: int) -> HttpResponse:
 @org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
 def set_regions(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    if managed := _managed_by_organization(request, connection):
+        return managed
     form = RegionsForm(request.POST, enabled_regions=connection.enabled_regions)
     if form.is_valid():
         actions.do_set_regions(request, connection, form.cleaned_data["regions"])
@@ -185,6 +230,8 @@ def set_regions(request: HttpRequest, connection_id: int) -> HttpResponse:
 @org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
 def schedule(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    if managed := _managed_by_organization(request, connection):
+        return managed
     form = ScanScheduleForm(request.POST)
     if form.is_valid():
         try:
@@ -220,6 +267,8 @@ def test_status(request: HttpRequest, connection_id: int) -> HttpResponse:
 @org_view(_C.MANAGE_CONNECTIONS, methods=["POST"])
 def toggle(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
+    if managed := _managed_by_organization(request, connection):
+        return managed
     actions.do_set_enabled(request, connection, not connection.enabled)
     messages.success(
         request, f"“{connection.name}” is {'enabled' if connection.enabled else 'disabled: it will not be scanned'}."
@@ -231,6 +280,8 @@ def toggle(request: HttpRequest, connection_id: int) -> HttpResponse:
 def delete(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = get_connection_for_member(request, connection_id, _C.MANAGE_CONNECTIONS)
     require_sudo(request)
+    if managed := _managed_by_organization(request, connection):
+        return managed
     if request.method == "POST":
         if request.POST.get("confirm_name", "").strip() != connection.name:
             messages.error(request, "Type the connection's name to confirm.")
@@ -238,4 +289,5 @@ def delete(request: HttpRequest, connection_id: int) -> HttpResponse:
         actions.do_delete_connection(request, connection)
         messages.success(request, f"“{connection.name}” and its data were deleted.")
         return redirect(_list_url(request))
-    return render(request, "connections/delete.html", {"connection": connection})
+    member_count = members_of(connection).count() if connection.is_organization else 0
+    return render(request, "connections/delete.html", {"connection": connection, "member_count": member_count})

@@ -102,6 +102,19 @@ def session_for(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> boto
 def _error_for(exc: Exception, creds: AwsCredentials, step: str) -> ConnectionCheckError:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
+        if step == "list_accounts" and code == "AWSOrganizationsNotInUseException":
+            return ConnectionCheckError(
+                "not_in_organization",
+                "This account does not belong to an AWS Organization. Connect it as a single account instead.",
+                field="aws_scope",
+            )
+        if step == "list_accounts" and code in {"AccessDenied", "AccessDeniedException"}:
+            return ConnectionCheckError(
+                "not_organization_admin",
+                "This role cannot list the organization's accounts (organizations:ListAccounts). Use the role in "
+                "the organization's management account, or in a delegated administrator account.",
+                field="role_arn",
+            )
         if step == "assume_role" and code in {"AccessDenied", "AccessDeniedException"}:
             return ConnectionCheckError(
                 "role_not_assumable",
@@ -148,8 +161,9 @@ def _error_for(exc: Exception, creds: AwsCredentials, step: str) -> ConnectionCh
     return ConnectionCheckError("aws_error", f"Unexpected error talking to AWS ({type(exc).__name__}).")
 
 
-def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> CheckResult:
-    """Validate input, then: AssumeRole (role) → GetCallerIdentity → account alias → enabled regions."""
+def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG, organization: bool = False) -> CheckResult:
+    """Validate input, then: AssumeRole (role) → GetCallerIdentity → account alias → enabled regions, and
+    for an AWS Organization connection the organization's member accounts."""
     if creds.uses_role:
         validate_role_arn(creds.role_arn)
     else:
@@ -157,6 +171,7 @@ def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> CheckResul
         if not creds.secret_access_key.strip():
             raise ConnectionCheckError("missing_secret", "Enter the secret access key.", field="secret_access_key")
     step = "assume_role" if creds.uses_role else "get_caller_identity"
+    members: list[dict] = []
     try:
         session = session_for(creds, config=config)
         step = "get_caller_identity"
@@ -165,6 +180,9 @@ def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> CheckResul
         aliases = session.client("iam", region_name=DEFAULT_REGION, config=config).list_account_aliases()
         step = "describe_regions"
         regions = discover_regions(session, config=config, partition=partition_of_arn(identity["Arn"]))
+        if organization:
+            step = "list_accounts"
+            members = list_member_accounts(session, config=config)
     except (ClientError, BotoCoreError) as exc:
         raise _error_for(exc, creds, step) from None
     return CheckResult(
@@ -172,7 +190,30 @@ def check(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> CheckResul
         display_name=(aliases.get("AccountAliases") or [""])[0],
         regions=regions,
         identity=identity["Arn"],
+        member_accounts=members,
     )
+
+
+def list_member_accounts(session: boto3.Session, *, config: Config = CHECK_CONFIG) -> list[dict]:
+    """The organization's ACTIVE accounts ({"id", "name"}), as its management account or a delegated
+    administrator lists them (organizations:ListAccounts, every page). Suspended and closing accounts
+    cannot be scanned, so they are not members here."""
+    client = session.client("organizations", region_name=DEFAULT_REGION, config=config)
+    return [
+        {"id": account["Id"], "name": account.get("Name") or ""}
+        for page in client.get_paginator("list_accounts").paginate()
+        for account in page.get("Accounts") or []
+        if (account.get("State") or account.get("Status")) == "ACTIVE"
+    ]
+
+
+def member_role_arn(role_arn: str, account_id: str) -> str:
+    """The organization role's twin in a member account: the same partition, path and name (the StackSet
+    deploys the same role everywhere), in ``account_id``."""
+    match = ROLE_ARN_RE.match(role_arn)
+    if not match:
+        raise ValueError("not an IAM role ARN")
+    return f"{role_arn[: match.start(1)]}{account_id}{role_arn[match.end(1) :]}"
 
 
 def discover_regions(session: boto3.Session, *, config: Config = CHECK_CONFIG, partition: str = "aws") -> list[str]:

@@ -25,3 +25,4 @@ class CheckResult:
     regions: list[str] = field(default_factory=list)  # AWS enabled regions
     subscriptions: list[dict] = field(default_factory=list)  # Azure: [{"id", "name", "state"}]
     identity: str = ""  # the ARN / client id the platform acted as
+    member_accounts: list[dict] = field(default_factory=list)  # AWS Organization: its ACTIVE accounts

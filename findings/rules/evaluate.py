@@ -15,7 +15,9 @@ estimates still read the record's own ``region``.
 adjacency once; ``evaluate`` runs rules over it. A rule is evaluated only in the scopes
 (connection, resource type, region) whose type, and every type its related conditions read, was
 collected in the connection's last run; every other scope is reported "not evaluated", never a pass.
-An error on one record (comparing a string with a number, a malformed date) is counted for the rule
+Inside an evaluated scope, a record whose collector could not read a setting the rule reads (listed in
+``config["unreadable"]``, see ``unread_keys``) is "not evaluated" for that rule too: never a pass, never a
+finding. An error on one record (comparing a string with a number, a malformed date) is counted for the rule
 and the run goes on.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from findings.rules.language import Rule, compile_rule
+from findings.rules.language import All, AnyOf, Not, Related, Rule, compile_rule
 
 try:  # Celery's soft time limit: it must stop the evaluation, not count as one record's error.
     from billiard.exceptions import SoftTimeLimitExceeded as Interrupt
@@ -48,15 +50,31 @@ class Scope(NamedTuple):
     region: str
 
 
+def _unreadable(rec: Record) -> tuple[str, ...]:
+    """The settings the record's collector could not read (``config["unreadable"]``)."""
+    config = rec.get("config")
+    listed = config.get("unreadable") if isinstance(config, Mapping) else None
+    if not listed or not isinstance(listed, list):
+        return ()
+    return tuple(str(name) for name in listed)
+
+
 class ResourceIndex:
-    """Records by id, by type and by (connection, region); relationship adjacency by kind."""
+    """Records by id, by type and by (connection, region); relationship adjacency by kind; the few
+    records with unreadable settings."""
 
     def __init__(self, records: Iterable[Record], relationships: Iterable[Any] = ()) -> None:
         self.by_id: dict[Any, Record] = {}
         self.by_type: dict[str, list[Record]] = {}
         self.groups: dict[str, dict[tuple[Any, str], list[Record]]] = {}
+        self.unreadable: dict[Any, tuple[str, ...]] = {}  # record id → names, only where some
+        self.unreadable_types: set[str] = set()
         for rec in records:
             self.by_id[rec["id"]] = rec
+            unread = _unreadable(rec)
+            if unread:
+                self.unreadable[rec["id"]] = unread
+                self.unreadable_types.add(rec["resource_type"])
             rtype = rec["resource_type"]
             self.by_type.setdefault(rtype, []).append(rec)
             key = (rec.get("connection_id"), rec.get("scope") or rec.get("region") or "")
@@ -124,6 +142,9 @@ class RuleResult:
     errors: int = 0  # records the condition (or the cost estimate) failed on
     error_samples: list[tuple[Any, str]] = field(default_factory=list)  # (resource id, message), a few
     costs: dict[Any, float] = field(default_factory=dict)  # resource id → estimated monthly USD (cost rules)
+    # Records of evaluated scopes the rule could not judge: resource id → the unreadable settings it reads
+    # (on the record, or "<name>: <key>" on a related one). Neither matched nor passed.
+    unreadable: dict[Any, tuple[str, ...]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -186,6 +207,98 @@ def _scope_reason(rule: Rule, scope: Scope, coverage: Coverage | None) -> str | 
     return None
 
 
+# --- Settings a collector could not read ------------------------------------------------------------
+# A collector that cannot read a setting (AccessDenied on a detail call...) leaves it null and lists it
+# in config["unreadable"], by its config key ("tags" for the record's tags), or by the name of the call
+# that fills several keys ("attributes", "status"). A rule reading such a setting sees null, which may
+# look like "off" or "absent": its verdict on that record would be a guess either way.
+
+ANY_KEY = "*"  # the rule reads the whole configuration
+
+
+def _top_key(path: str) -> str | None:
+    """The top-level record key a rule path reads: the config key, "tags" for tags, None otherwise."""
+    if path == "config":
+        return ANY_KEY
+    if path.startswith("config."):
+        return path.split(".", 2)[1].split("[", 1)[0]
+    if path == "tags" or path.startswith("tags."):
+        return "tags"
+    return None
+
+
+class ReadKeys:
+    """What one rule reads per resource type ("*" for a related condition without types), and the
+    related conditions it reads through, nested: enough to tell which unreadable settings concern it."""
+
+    __slots__ = ("by_type", "related")
+
+    def __init__(self, rule: Rule) -> None:
+        by_type: dict[str, set[str]] = {}
+        for rtype, path in rule.fields_read:
+            key = _top_key(path)
+            if key is not None:
+                by_type.setdefault(rtype, set()).add(key)
+        anywhere = by_type.pop("*", set())
+        self.by_type = {t: frozenset(keys | anywhere) for t, keys in by_type.items()}
+        self.by_type["*"] = frozenset(anywhere)
+        self.related = _related_tree(rule.condition)
+
+    def of(self, rtype: str) -> frozenset[str]:
+        return self.by_type.get(rtype) or self.by_type["*"]
+
+
+def _related_tree(node: Any) -> tuple[tuple[Related, tuple], ...]:
+    """The related conditions of a condition tree, each with the ones nested in its ``where``."""
+    if isinstance(node, Related):
+        return ((node, _related_tree(node.where) if node.where is not None else ()),)
+    if isinstance(node, (All, AnyOf)):
+        return tuple(r for child in node.children for r in _related_tree(child))
+    if isinstance(node, Not):
+        return _related_tree(node.child)
+    return ()  # leaves and list quantifiers: related conditions cannot appear inside them
+
+
+def unread_keys(rec: Record, keys: frozenset[str], listed: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The settings among ``keys`` (config keys, "tags", "*") that ``rec``'s collector could not read.
+    A listed name that is a config key (or "tags") concerns the rules reading it; a name that is not
+    (a call filling several keys) makes every read key left null on the record unknown."""
+    listed = _unreadable(rec) if listed is None else listed
+    if not listed or not keys:
+        return ()
+    config = rec.get("config") if isinstance(rec.get("config"), Mapping) else {}
+    everything = ANY_KEY in keys
+    found: set[str] = set()
+    grouped = False
+    for name in listed:
+        if name == "tags" or name in config:
+            if everything or name in keys:
+                found.add(name)
+        else:
+            grouped = True
+    if grouped:
+        found.update(k for k in keys if k not in (ANY_KEY, "tags", "unreadable") and config.get(k) is None)
+        if everything:
+            found.update(n for n in listed if n != "tags" and n not in config)
+    return tuple(sorted(found))
+
+
+def _unread_through(
+    related: tuple[tuple[Related, tuple], ...], rec: Record, env: Env, reads: ReadKeys, index: ResourceIndex
+) -> tuple[str, ...]:
+    """Unreadable settings the rule reads on the records its related conditions reach from ``rec``."""
+    found: list[str] = []
+    for node, nested in related:
+        for other in node.neighbours(rec, env):
+            listed = index.unreadable.get(other.get("id"))
+            if listed and node.where is not None:
+                name = other.get("name") or other.get("native_id") or other.get("id")
+                found.extend(f"{name}: {k}" for k in unread_keys(other, reads.of(other["resource_type"]), listed))
+            if nested:
+                found.extend(_unread_through(nested, other, env, reads, index))
+    return tuple(dict.fromkeys(found))
+
+
 def evaluate_rule(
     rule: Rule,
     index: ResourceIndex,
@@ -202,7 +315,17 @@ def evaluate_rule(
     result = RuleResult(rule.id)
     matched = result.matched
     test = rule.condition.test
+    # Only an index with unreadable settings pays for the checks below (a dict lookup per record).
+    reads = ReadKeys(rule) if index.unreadable else None
+    through = (
+        reads.related
+        if reads is not None
+        and reads.related
+        and (index.unreadable_types & rule.related_types or any(n.types is None for n, _ in reads.related))
+        else ()
+    )
     for rtype in rule.resource_types:
+        own = reads.of(rtype) if reads is not None and rtype in index.unreadable_types else None
         groups = index.groups.get(rtype, {})
         scopes = {(conn, region) for conn, region in groups}
         if coverage is not None:
@@ -221,6 +344,15 @@ def evaluate_rule(
             result.checked += len(records)
             for rec in records:
                 try:
+                    if own or through:
+                        listed = index.unreadable.get(rec["id"]) if own else None
+                        unread = unread_keys(rec, own, listed) if listed else ()
+                        if through:
+                            unread += _unread_through(through, rec, env, reads, index)  # type: ignore[arg-type]
+                        if unread:
+                            result.unreadable[rec["id"]] = unread
+                            result.checked -= 1
+                            continue
                     if test(rec, env):
                         matched.append(rec["id"])
                 except Interrupt:
@@ -382,4 +514,5 @@ def summarize(results: Sequence[RuleResult]) -> dict[str, int]:
         "matches": sum(len(r.matched) for r in results),
         "errors": sum(r.errors for r in results),
         "not_evaluated_scopes": sum(len(r.not_evaluated) for r in results),
+        "unreadable_records": sum(len(r.unreadable) for r in results),
     }

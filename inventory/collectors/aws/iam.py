@@ -311,6 +311,10 @@ def _read_role(ctx: CollectContext, listed: dict) -> ResourceRecord:
         "attached_policy_arns", "iam", "list_attached_role_policies", "AttachedPolicies", RoleName=name
     )
     inline = details.items("inline_policy_names", "iam", "list_role_policies", "PolicyNames", RoleName=name)
+    # Instances name their instance profile, not the role: this is how an instance finds its role.
+    profiles = details.items(
+        "instance_profile_arns", "iam", "list_instance_profiles_for_role", "InstanceProfiles", RoleName=name
+    )
 
     path = role.get("Path") or "/"
     last_used = role.get("RoleLastUsed") or {}
@@ -332,6 +336,7 @@ def _read_role(ctx: CollectContext, listed: dict) -> ResourceRecord:
         ),
         "attached_policy_arns": attached_arns,
         "inline_policy_names": sorted(inline) if inline is not None else None,
+        "instance_profile_arns": _names(profiles, "Arn"),
         "permissions_boundary_arn": (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
     }
     return ResourceRecord(
