@@ -63,6 +63,32 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) used so far by this process (all threads), or by process ``pid``."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by this process and by the moto server over a phase: where the wall time went."""
+
+    moto_pid: int | None = None
+
+    def __enter__(self) -> CpuMeter:
+        self.start = (cpu_seconds(), cpu_seconds(self.moto_pid) if self.moto_pid else 0.0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.ours = cpu_seconds() - self.start[0]
+        self.moto = (cpu_seconds(self.moto_pid) if self.moto_pid else 0.0) - self.start[1]
+
+    def __str__(self) -> str:
+        return f"CPU: this process {self.ours:.1f} s, moto server {self.moto:.1f} s"
+
+
 class MotoServer:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
@@ -213,6 +239,7 @@ class CallRecorder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str, dict]] = []
+        self.attempts = 0  # HTTP attempts, botocore's retries included
         self.lock = threading.Lock()
 
     def attach(self, client) -> None:
@@ -223,27 +250,36 @@ class CallRecorder:
             with self.lock:
                 self.calls.append((region, service, model.name, dict(params)))
 
+        def attempt(**kwargs):
+            with self.lock:
+                self.attempts += 1
+
         client.meta.events.register("before-parameter-build.*.*", record)
+        client.meta.events.register("before-send.*.*", attempt)
 
 
-def replay(calls: list[tuple[str, str, str, dict]], workers: int) -> float:
+def replay(calls: list[tuple[str, str, str, dict]], workers: int, recorder: CallRecorder | None = None) -> float:
     """Seconds to make ``calls`` with plain clients (created beforehand, not timed). With several
-    workers, each (region, service) sequence runs in order on one worker, as in the sync."""
+    workers, each (region, service) sequence runs in order on one worker, as in the sync.
+    ``recorder`` counts the HTTP attempts."""
     import boto3
     from botocore.config import Config
 
-    from inventory.collectors.aws.context import SCAN_CONFIG
+    from inventory.collectors.aws.context import SCAN_CONFIG, limit_hopeless_retries
 
     session = boto3.Session(region_name="us-east-1")
     config = SCAN_CONFIG.merge(Config(max_pool_connections=max(10, workers)))
     clients = {}
     for region, service, _op, _params in calls:
         if (region, service) not in clients:
-            client = session.client(service, region_name=region, config=config)
+            # The scan's retry policy too: the same calls make the same HTTP attempts.
+            client = limit_hopeless_retries(session.client(service, region_name=region, config=config))
             if service == "s3control":
                 from inventory.sync import _strip_account_host_prefix
 
                 client.meta.events.register("before-send.s3-control", _strip_account_host_prefix)
+            if recorder is not None:
+                recorder.attach(client)
             clients[(region, service)] = client
     groups: dict[tuple[str, str], list[tuple[str, dict]]] = defaultdict(list)
     for region, service, op, params in calls:
@@ -288,6 +324,7 @@ def main() -> int:
     regions = ALL_REGIONS[: args.regions]
     try:
         with MotoServer(workdir) as moto:
+            CpuMeter.moto_pid = moto.process.pid if moto.process else None
             os.environ.update(
                 {
                     "AWS_ENDPOINT_URL": moto.url,
@@ -349,11 +386,15 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
 
     def timed_sync(connection: CloudConnection, recorder: CallRecorder | None = None) -> dict:
         """One full sync, instrumented: wall time, write time, the fetch's unit results, peak RSS."""
-        out: dict = {"rss_before": rss_mib()}
+        out: dict = {"rss_before": rss_mib(), "clients": 0, "client_seconds": 0.0}
         originals = (sync._SerializedSession.client, sync.write_inventory, sync.summarize)
 
         def recording_client(self, *a, **kw):
-            client = originals[0](self, *a, **kw)
+            with self._lock:  # as the original: serialized, so the sum is time on the critical path
+                t = time.perf_counter()
+                client = self._session.client(*a, **kw)
+                out["clients"] += 1
+                out["client_seconds"] += time.perf_counter() - t
             if recorder:
                 recorder.attach(client)
             return client
@@ -373,7 +414,8 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
         try:
             run, _ = actions.do_start_sync(connection, enqueue=False)
             t = time.perf_counter()
-            out["run"] = sync.run_sync(run.pk)
+            with CpuMeter() as out["cpu"]:
+                out["run"] = sync.run_sync(run.pk)
             out["wall"] = time.perf_counter() - t
         finally:
             sync._SerializedSession.client, sync.write_inventory, sync.summarize = originals
@@ -388,6 +430,8 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
         print(f"  resources               {run.resource_count:>10,}  ({len(run.counts['by_type'])} types)")
         print(f"  API calls               {run.api_calls:>10,}")
         print(f"  sync wall time          {wall:>10.2f} s  (fetch {wall - write:.2f} s, write {write:.2f} s)")
+        print(f"  clients created         {result['clients']:>10,}  in {result['client_seconds']:.2f} s, one at a time")
+        print(f"  {result['cpu']}")
         print(f"  resources per second    {run.resource_count / wall:>10,.0f}")
         print(f"  ratio sync / bare       {wall / bare:>10.2f}   (vs the faster bare run; target <= 1.5)")
         if fetch is not None:
@@ -416,13 +460,17 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
                 unpaced = timed_sync(new_connection("Unpaced"))
             finally:
                 ratelimit.limiter_for_account = original
-        bare_sequential = replay(recorder.calls, 1)
-        bare_concurrent = replay(recorder.calls, workers)
+        bare_attempts = CallRecorder()
+        with CpuMeter() as bare_cpu:
+            bare_sequential = replay(recorder.calls, 1, bare_attempts)
+        with CpuMeter() as concurrent_cpu:
+            bare_concurrent = replay(recorder.calls, workers)
 
         bare = min(bare_sequential, bare_concurrent)  # the stricter baseline
         print(f"\nthe same {len(recorder.calls):,} API calls, bare (plain boto3 clients, no processing):")
-        print(f"  sequential              {bare_sequential:>10.2f} s")
-        print(f"  {workers} workers               {bare_concurrent:>10.2f} s")
+        print(f"  HTTP attempts           {bare_attempts.attempts:>10,}  (the paced sync: {recorder.attempts:,})")
+        print(f"  sequential              {bare_sequential:>10.2f} s  ({bare_cpu})")
+        print(f"  {workers} workers               {bare_concurrent:>10.2f} s  ({concurrent_cpu})")
         report(f"production pacing (SYNC_RATE_FRACTION={settings.SYNC_RATE_FRACTION})", paced, bare, workers)
         if unpaced:
             report("without client-side rate limits (engine overhead)", unpaced, bare, workers)

@@ -24,7 +24,7 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "support.site.SupportAdminConfig",  # django.contrib.admin with the support console as its site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "api",
     "billing",
     "demo",  # simulated clouds and seed_demo: outside the product, which never imports it
+    "support",  # last: its staff groups are synced after every other app's permissions exist
 ]
 
 MIDDLEWARE = [
@@ -67,8 +68,14 @@ MIDDLEWARE = [
     "accounts.middleware.MFARequiredMiddleware",
     "accounts.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "support.middleware.StaffSessionMiddleware",  # staff sessions: absolute and idle expiry
+    "support.middleware.StaffAuditMiddleware",  # every staff view and change in the console is audit-logged
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Staff sessions end sooner than customers': this long after the login, or after this long idle.
+STAFF_SESSION_MAX_AGE_MINUTES = env_int("STAFF_SESSION_MAX_AGE_MINUTES", 8 * 60)
+STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", 30)
 
 ROOT_URLCONF = "cloustral.urls"
 WSGI_APPLICATION = "cloustral.wsgi.application"
@@ -139,10 +146,24 @@ CELERY_TIMEZONE = "UTC"
 # Time limits (seconds) of the long tasks. At the soft limit a task stops cleanly (the sync run is
 # marked failed; an evaluation writes nothing); the hard limit ends a worker that did not stop. So one
 # connection's scan or one organization's rules never hold a worker other organizations wait for.
-SYNC_SOFT_TIME_LIMIT = 3600
-SYNC_TIME_LIMIT = SYNC_SOFT_TIME_LIMIT + 120
-EVALUATION_SOFT_TIME_LIMIT = 600
-EVALUATION_TIME_LIMIT = EVALUATION_SOFT_TIME_LIMIT + 60
+SYNC_SOFT_TIME_LIMIT = env_int("SYNC_SOFT_TIME_LIMIT", 3600)
+SYNC_TIME_LIMIT = env_int("SYNC_TIME_LIMIT", SYNC_SOFT_TIME_LIMIT + 120)
+if not 0 < SYNC_SOFT_TIME_LIMIT < SYNC_TIME_LIMIT:
+    raise ImproperlyConfigured("SYNC_TIME_LIMIT must be greater than SYNC_SOFT_TIME_LIMIT (both in seconds, > 0)")
+# No task outlasts a sync's limits (the visibility timeout below is checked against those).
+EVALUATION_SOFT_TIME_LIMIT = min(600, SYNC_SOFT_TIME_LIMIT)
+EVALUATION_TIME_LIMIT = min(EVALUATION_SOFT_TIME_LIMIT + 60, SYNC_TIME_LIMIT)
+# A killed worker (acks_late): a task is acknowledged only when it ends. A prefork child that dies has its
+# task requeued at once (reject_on_worker_lost); a whole worker that dies (SIGKILL, out of memory, host
+# lost) leaves its task unacknowledged in Redis, which delivers it again once the visibility timeout has
+# passed since delivery. It must exceed the longest task (the sync's hard limit), or a task still running
+# is handed to a second worker; and the longest countdown (a scan waiting for its organization's slot
+# comes back after ~SYNC_SLOT_RETRY_SECONDS, an automation's retry after at most a few minutes), for a
+# worker holds those unacknowledged too. Runs whose task does not come back are failed by the reaper.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", SYNC_TIME_LIMIT + 600)
+if CELERY_VISIBILITY_TIMEOUT <= SYNC_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT must be greater than SYNC_TIME_LIMIT (seconds)")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULE = {
     # Scheduled scans: connections whose scan frequency is due are queued every 5 minutes.
     "enqueue-due-syncs": {"task": "inventory.tasks.enqueue_due_syncs", "schedule": 300.0},
@@ -255,6 +276,15 @@ SYNC_HEARTBEAT_SECONDS = env_int("SYNC_HEARTBEAT_SECONDS", 5)
 SYNC_STALE_MINUTES = env_int("SYNC_STALE_MINUTES", 15)
 # A queued sync that no worker picked up within this many minutes is marked failed.
 SYNC_QUEUED_TIMEOUT_MINUTES = env_int("SYNC_QUEUED_TIMEOUT_MINUTES", 60)
+# A run whose worker was lost mid-run starts again this many times at most, then is failed.
+SYNC_MAX_RESTARTS = 2
+# Fair share (inventory/slots.py): scans of one organization running at once, 0 for no cap. Keep it below
+# the workers' total concurrency, so that other organizations' scans always find a worker.
+SYNC_MAX_CONCURRENT_PER_ORG = env_int("SYNC_MAX_CONCURRENT_PER_ORG", 2)
+# A slot is a lease, refreshed while the scan runs; a dead worker's slot frees itself when it runs out.
+SYNC_SLOT_LEASE_SECONDS = max(60, 12 * SYNC_HEARTBEAT_SECONDS)
+# A scan that found no free slot is queued again after about this long (spread by ±25%).
+SYNC_SLOT_RETRY_SECONDS = 30
 
 # --- Secrets at rest: "kid:base64key,kid2:base64key2" — the first encrypts, all decrypt -------
 ENCRYPTION_KEYS = env_str("ENCRYPTION_KEYS")

@@ -8,3 +8,12 @@ class DashboardConfig(AppConfig):
 
     name = "dashboard"
     verbose_name = "Dashboard"
+
+    def ready(self) -> None:
+        from dashboard import map_cache
+        from inventory import hooks
+
+        # After the findings engine's hook (findings comes first in INSTALLED_APPS): the map's cache key
+        # carries the findings' stamp, which the evaluation moves.
+        if map_cache.warm_after_sync not in hooks.after_sync:
+            hooks.after_sync.append(map_cache.warm_after_sync)

@@ -18,14 +18,52 @@ from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
 
 from cloustral.csvsafe import neutralize_cell
 from dashboard.config_tones import bool_tone
 from findings.models import Finding
 from findings.resource_search import ExplorerFilters, filtered_resources, ordering
 from inventory.models import Resource
+from inventory.stats import grouped_counts
 
 EXPORT_CHUNK = 2000
+
+
+def count_from_groups(org, filters: ExplorerFilters) -> int | None:
+    """How many resources match ``filters``, read from the inventory's cached group counts (no query
+    when cached) when the filters are ones they break down: connection, provider, type and region.
+    None for the others (tags, text, findings), which are counted by a query."""
+    if filters.tags or filters.q or filters.has_findings is not None:
+        return None
+    return sum(
+        n
+        for conn_id, provider, rtype, region, n in grouped_counts(org)
+        if (not filters.connections or conn_id in filters.connections)
+        and (not filters.provider or provider == filters.provider)
+        and (not filters.types or rtype in filters.types)
+        and (not filters.regions or region in filters.regions)
+    )
+
+
+def row_display(row: Any, url_template: str) -> None:
+    """What an explorer row shows, computed once in Python: its page's URL (from a template reversed
+    once per request) and its first/last seen times in the active time zone. The template's ``date``
+    filter and ``{% url %}`` cost tens of microseconds a call, and a page of rows made hundreds."""
+    row.url = url_template.format(id=row.pk)
+    for name in ("last_seen", "first_seen"):
+        local = timezone.localtime(getattr(row, name))
+        setattr(row, f"{name}_iso", local.isoformat())
+        setattr(row, f"{name}_full", f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or ''}".rstrip())
+        setattr(row, f"{name}_short", f"{local:%Y-%m-%d %H:%M}" if name == "last_seen" else f"{local:%Y-%m-%d}")
+
+
+def resource_url_template(org) -> str:
+    """The resource page's URL with ``{id}`` for the resource's id."""
+    return reverse("dashboard:resource", kwargs={"org_slug": org.slug, "resource_id": 987654321}).replace(
+        "987654321", "{id}"
+    )
 
 
 def tag_preview(tags: Any, limit: int = 3) -> tuple[list[tuple[str, str]], int]:

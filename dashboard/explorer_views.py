@@ -21,11 +21,13 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from cloustral import product_events
 from dashboard import explorer as ex
+from dashboard.exposure_views import exposure_context
 from findings import resource_search as rs
-from findings.models import SEVERITY_ORDER, Finding
+from findings.models import Finding
 from findings.views.baselines import baseline_panel_context
 from inventory.access import get_resource_for_member
 from inventory.models import Relationship, ResourceChange
+from inventory.seen import fill_last_seen
 from orgs.decorators import org_view
 from orgs.roles import Capability
 
@@ -78,14 +80,20 @@ def explorer(request: HttpRequest) -> HttpResponse:
     rows, next_cursor, prev_cursor = rs.page_after(
         matching.select_related("connection").only(*ROW_FIELDS), filters.sort, filters.cursor
     )
+    known = ex.count_from_groups(org, filters)
     if not filters.cursor and next_cursor is None:
         count, more = len(rows), False  # the whole set is on this page: no need to count
+    elif known is not None:
+        count, more = known, False  # the cached group counts answer it
     else:
         count, more = rs.bounded_count(matching)
     badges = rs.open_findings_by_resource(org, [r.pk for r in rows])
+    fill_last_seen(rows, org.pk)  # a sync rewrites only changed rows (inventory/seen.py)
+    url_template = ex.resource_url_template(org)
     for r in rows:
         r.badge = badges.get(r.pk)
         r.tag_list, r.more_tags = ex.tag_preview(r.tags, limit=2)
+        ex.row_display(r, url_template)
 
     context = {
         "filters": filters,
@@ -153,14 +161,9 @@ def _findings(org, resource) -> tuple[list[Finding], int, int]:
         default=Value(2),
         output_field=IntegerField(),
     )
-    severity_rank = Case(
-        *[When(severity=sev, then=Value(rank)) for sev, rank in SEVERITY_ORDER.items()],
-        default=Value(len(SEVERITY_ORDER)),
-        output_field=IntegerField(),
-    )
     qs = Finding.objects.for_org(org).filter(resource=resource)
     findings = list(
-        qs.annotate(status_rank=status_rank, severity_rank=severity_rank)
+        qs.annotate(status_rank=status_rank)
         .order_by("status_rank", "severity_rank", "-last_seen", "id")
         .only("id", "title", "severity", "category", "status", "rule_id", "last_seen", "monthly_usd")[
             : FINDINGS_LIMIT + 1
@@ -192,6 +195,7 @@ def _timeline(request: HttpRequest, resource) -> dict:
 @org_view(_C.VIEW)
 def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
     resource = get_resource_for_member(request, resource_id)
+    fill_last_seen([resource], request.org.pk)
     context = {"resource": resource, **_timeline(request, resource)}
     if _htmx_target(request) == TIMELINE_TARGET:
         response = render(request, "dashboard/_change_timeline.html", context)
@@ -221,6 +225,8 @@ def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
             "findings_hidden": findings_total - len(findings),
             # The panel's own context (findings app): baseline, can_manage, drift.
             "baseline_panel": baseline_panel_context(request, resource),
+            # Reachable from the internet, and through which path (findings/exposure.py).
+            "exposure_panel": exposure_context(request, resource),
         }
     )
     response = render(request, "dashboard/resource.html", context)
@@ -231,6 +237,7 @@ def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
 @org_view(_C.VIEW)
 def resource_json(request: HttpRequest, resource_id: int) -> HttpResponse:
     resource = get_resource_for_member(request, resource_id)
+    fill_last_seen([resource], request.org.pk)
     return JsonResponse(ex.resource_record(resource), json_dumps_params={"indent": 2, "ensure_ascii": False})
 
 

@@ -19,8 +19,9 @@ from django.urls import path, reverse
 
 from connections.access import get_connection_for_member
 from connections.models import CloudConnection
-from dashboard import topology
+from dashboard import map_cache, topology
 from inventory.models import GLOBAL_REGION, Resource
+from inventory.stats import grouped_counts
 from orgs.decorators import org_view
 from orgs.roles import Capability
 
@@ -129,17 +130,27 @@ def map_page(request: HttpRequest) -> HttpResponse:
     except BadParameter as exc:
         params, status = MapParams(), 400
         context["error"] = str(exc)
+    counts = grouped_counts(request.org)
+    if status == 200 and not any(name in request.GET for name in ("connection", "region", "network")):
+        first = map_cache.first_view_scope(counts)
+        if first is not None:  # a large organization opens on its largest region, not on everything
+            params.connection = get_connection_for_member(request, first[0])
+            params.region = first[1]
+            context["first_view"] = {"total": f"{first[2]:,}", "connection": params.connection.name, "region": first[1]}
     providers = {params.connection.provider} if params.connection is not None else {c["provider"] for c in connections}
     scope = _scope(request.org, params)
     selected_types = params.types if params.types is not None else topology.DEFAULT_TYPES
+    # Regions and "anything to map?" from the inventory's cached group counts: no scan of the
+    # organization's resources (a DISTINCT over 100,000 rows took most of this page's time).
+    groups = [
+        (region, rtype)
+        for conn_id, _provider, rtype, region, _n in counts
+        if region != GLOBAL_REGION and (params.connection is None or conn_id == params.connection.pk)
+    ]
+    mapped = {*topology.MAP_TYPES, *topology.CONTAINER_TYPES}
     context.update(
         params=params,
-        regions=list(
-            _scope(request.org, MapParams(connection=params.connection))
-            .order_by("region")
-            .values_list("region", flat=True)
-            .distinct()
-        ),
+        regions=sorted({region for region, _ in groups}),
         networks=list(
             scope.filter(resource_type__in=topology.NETWORK_TYPES)
             .order_by("region", "name", "id")
@@ -150,7 +161,9 @@ def map_page(request: HttpRequest) -> HttpResponse:
             for t in topology.MAP_TYPES.values()
             if t.rtype.split(".", 1)[0] in providers
         ],
-        has_resources=scope.filter(resource_type__in=[*topology.MAP_TYPES, *topology.CONTAINER_TYPES]).exists(),
+        has_resources=any(
+            rtype in mapped and (not params.region or region == params.region) for region, rtype in groups
+        ),
         data_url=reverse("dashboard:map_data", kwargs={"org_slug": request.org.slug}) + _query_string(params.query()),
         export_name=f"cloustral-map-{request.org.slug}",
         empty_toggle_url=_query_string({**params.query(), "empty": "" if params.show_empty else "show"}),
@@ -162,9 +175,9 @@ def map_page(request: HttpRequest) -> HttpResponse:
 def map_data(request: HttpRequest) -> JsonResponse:
     try:
         params = parse_params(request, with_expand=True)
-        built = topology.build_topology(
+        body = map_cache.map_json(
             request.org,
-            connection=params.connection,
+            connection=params.connection.pk if params.connection is not None else None,
             region=params.region or None,
             network=params.network["id"] if params.network else None,
             types=params.types,
@@ -173,11 +186,7 @@ def map_data(request: HttpRequest) -> JsonResponse:
         )
     except (BadParameter, topology.TopologyError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    payload = built.as_json()
-    payload["empty"] = built.total == 0 and not built.nodes
-    if payload["empty"]:
-        payload["message"] = "No resources to map in this scope: choose another connection or region, or scan again."
-    return JsonResponse(payload)
+    return HttpResponse(body, content_type="application/json")
 
 
 def _query_string(query: dict[str, object]) -> str:

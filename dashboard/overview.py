@@ -27,6 +27,8 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.html import format_html_join
 
 from connections.models import CloudConnection
 from findings.models import Category, DailyFindingCount, Severity
@@ -140,6 +142,19 @@ class Trend:
         """(day, [value per series]) rows, newest first: the charts' table fallback."""
         keys = list(self.series)
         return [(day, [self.series[k][i] for k in keys]) for i, day in reversed(list(enumerate(self.days)))]
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """``rows()`` formatted here once: each day as (ISO date, "Mar 4", its value cells as HTML). The
+        template would otherwise resolve, localize and escape every number of the table (a few hundred
+        a page)."""
+        return [
+            (
+                day.isoformat(),
+                f"{MONTHS_3[day.month].title()} {day.day}",
+                format_html_join("", '<td class="num">{}</td>', ((v,) for v in values)),
+            )
+            for day, values in self.rows()
+        ]
 
     @property
     def series_labels(self) -> list[str]:

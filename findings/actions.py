@@ -31,7 +31,8 @@ def evaluate_after_sync(run) -> None:
 
     if Organization.objects.filter(pk=run.org_id, processing_paused_at__isnull=False).exists():
         return  # an owner paused the organization's processing (privacy app) since the scan started
-    lifecycle.evaluate_connection(run.connection)
+    # Only what the sync changed is evaluated again (findings/incremental.py), when that is sound.
+    lifecycle.evaluate_connection(run.connection, delta=getattr(run, "inventory_delta", None))
 
 
 def do_reevaluate_org(org, *, connection_ids: Iterable[int] | None = None) -> int:

@@ -91,6 +91,16 @@ class Finding(models.Model):
     suppression_rule = models.ForeignKey(
         "findings.SuppressionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
     )
+    # 0 for critical … 4 for info, computed by the database from ``severity`` (no write path sets it), so
+    # the list's default sort, most severe first, is served by an index instead of sorting every row.
+    severity_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(severity=s, then=models.Value(rank)) for s, rank in SEVERITY_ORDER.items()),
+            default=models.Value(len(SEVERITY_ORDER)),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
 
     objects = OrgScopedManager()
 
@@ -105,6 +115,16 @@ class Finding(models.Model):
             models.Index(fields=["org", "rule_id"], name="finding_org_rule"),
             models.Index(fields=["resource", "status"], name="finding_resource_status"),
             models.Index(fields=["connection", "status"], name="finding_conn_status"),
+            # The findings list: open findings most severe first, newest first within a severity.
+            models.Index(
+                fields=["org", "status", "severity_rank", "-last_seen", "-id"], name="finding_org_status_rank"
+            ),
+            # The headline numbers (queries.counts_by_severity_category): every column they read, so the
+            # dashboard and the findings list count from the index alone.
+            models.Index(
+                fields=["org", "status", "connection", "severity", "category", "monthly_usd"],
+                name="finding_open_counts",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -125,6 +145,8 @@ class FindingEvent(models.Model):
         REOPENED = "reopened", "Reopened"
         SUPPRESSED = "suppressed", "Suppressed"
         UNSUPPRESSED = "unsuppressed", "Suppression lifted"
+        # The exposure pass raised or lowered it: the resource became exposed, or latent (findings/exposure.py).
+        SEVERITY = "severity", "Severity changed"
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
     time_limit=settings.EVALUATION_TIME_LIMIT,
 )
 def evaluate_connection(connection_id: int) -> str:
+    """A full evaluation (after a rule, policy, baseline or suppression change, or on demand): every
+    resource is judged again. After a sync the hook evaluates only what the sync changed."""
     connection = CloudConnection.objects.unscoped().select_related("org").filter(pk=connection_id).first()
     if connection is None:
         return "missing"  # deleted since it was queued: its findings went with it

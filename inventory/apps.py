@@ -17,3 +17,7 @@ class InventoryConfig(AppConfig):
         from inventory import first_scan
 
         first_scan.register()  # a new connection starts its first scan (connections.hooks)
+
+        from inventory import org_members
+
+        org_members.register()  # an AWS Organization's scan discovers and scans its member accounts

@@ -3,13 +3,18 @@
 Paths are dotted from the top field (``name``, ``tags``, ``config``): ``config.versioning.status``,
 ``tags.Environment``. A key that is not a plain identifier is quoted: ``tags["kubernetes.io/role"]``.
 Dictionaries are compared key by key, recursively; lists and scalars as whole values.
+
+``record_hashes`` is the cheap side of the same comparison: a sync stores a SHA-256 of each record's
+canonical form and diffs in full only the records whose hash moved.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_:-]*$")
@@ -64,3 +69,30 @@ def _drop(node: Any, steps: list[str]) -> None:
             _drop(item, rest)
     elif not items:
         _drop(node[name], rest)
+
+
+def _canonical_json(value: Any) -> bytes:
+    # Sorted keys and no whitespace: equal JSON values always give equal bytes.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hashes(
+    resource_type: str,
+    region: str,
+    name: str,
+    tags: dict[str, str],
+    config: Any,
+    relations: Iterable[tuple[str, str]],
+    volatile: tuple[str, ...] = (),
+) -> tuple[str, str]:
+    """(content hash, volatile hash) of a normalized record (JSON values as stored).
+
+    The content hash covers what a change event reports (type, region, name, tags, config without its
+    volatile keys) and the record's relationships (kind, target native id): equal hashes mean nothing to
+    diff, store or relink. The volatile hash covers the whole config, only for a type with volatile keys
+    ("" otherwise): when only it moves, the stored config is refreshed without a change event. SHA-256 of
+    canonical JSON: a collision is not a practical concern."""
+    stable = strip_volatile(config, volatile)
+    links = sorted({(str(kind), str(target)) for kind, target in relations})
+    content = hashlib.sha256(_canonical_json([resource_type, region, name, tags, stable, links])).hexdigest()
+    return content, (hashlib.sha256(_canonical_json(config)).hexdigest() if volatile else "")

@@ -38,8 +38,15 @@ class Resource(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     config = models.JSONField(default=dict, blank=True)
     first_seen = models.DateTimeField(default=timezone.now)
+    # When a sync last wrote the row (an unchanged resource's row is not rewritten): the time to show is
+    # the later of this and its scope's last collection (inventory/seen.py: fill_last_seen).
     last_seen = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="When name, tags or config last changed.")
+    # sha256 of the record's canonical form without its volatile keys (inventory/diff.py: record_hashes),
+    # and of its whole config for a type that declares volatile keys: a re-sync compares these instead
+    # of loading and diffing every row. Empty for a row no sync has hashed yet (it is diffed in full).
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+    volatile_hash = models.CharField(max_length=64, blank=True, default="")
 
     objects = OrgScopedManager()
 

@@ -11,18 +11,30 @@ resource provider (one account-wide bucket, ``ARM_SUBSCRIPTION_READS``), then ea
 with limits of its own (``AZURE_QUOTAS``, keyed by namespace: the ``service`` AzureContext passes). A
 call waits for a token from both.
 
-Buckets live in the process (a Celery worker) and are shared by every scan of the same account in it;
-the SDKs' retries with backoff (botocore's standard mode, azure-core's Retry-After) cover the rest.
+Where the buckets live is the store's business, behind one interface (``BucketStore.reserve``):
+- with REDIS_URL, in Redis (``RedisBuckets``): every worker process on every host draws on the same
+  bucket, refilled and taken by one atomic Lua script on Redis's clock; the script answers how long the
+  caller must wait, and the caller sleeps here, so no Redis connection is held while waiting;
+- without it (SQLite newcomer mode, eager Celery, the demo's threaded worker), in the process
+  (``LocalBuckets``), shared by every scan in it. Redis unreachable mid-scan falls back to these too.
+
+Every HTTP attempt takes a token, botocore's retries included (AwsContext paces on ``before-send``), so a
+throttled call's retries are paced like any other call; the SDKs' backoff (botocore's standard mode,
+azure-core's Retry-After) comes on top.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ AWS_QUOTAS: dict[str, Quota] = {
     "monitoring": Quota(9, 9, "to verify: CloudWatch DescribeAlarms 9 TPS"),
     "acm": Quota(8, 8, "to verify: ACM ListCertificates 8/s, DescribeCertificate 10/s"),
     "wafv2": Quota(5, 10, "not documented for reads: conservative"),
+    # CloudFront's control plane is global (us-east-1); its read quotas are not published.
+    "cloudfront": Quota(5, 10, "not documented for ListDistributions / GetDistributionConfig: conservative"),
     "organizations": Quota(5, 10, "not documented per operation (throttled per account): conservative"),
 }
 DEFAULT_QUOTA = Quota(5, 10, "default for services without an entry: conservative")
@@ -125,6 +139,9 @@ AZURE_DEFAULT_QUOTA = Quota(5, 10, "default for resource providers without an en
 ACCOUNT_WIDE = "*"  # the service name of an account-wide bucket (Resource Manager's per subscription)
 
 
+BucketKey = tuple[str, str, str]  # (account or subscription, region, service)
+
+
 class TokenBucket:
     """A thread-safe token bucket that paces callers instead of refusing them.
 
@@ -167,13 +184,126 @@ class TokenBucket:
         return wait
 
 
-class RateLimiter:
-    """Token buckets per (account, region, service), created on first use. ``acquire(service, region)``
-    is what ``AwsContext`` and ``AzureContext`` call before every API call. With ``account_quota``, every
-    call also takes a token from one bucket per account (key ``(account, region, "*")``): Azure Resource
-    Manager's subscription limit, which every resource provider's calls share."""
+class BucketStore(Protocol):
+    """Where buckets live. ``reserve`` takes one token from each claimed bucket (created full on first
+    use) and returns how long the caller must wait before its call: the latest of the reservations."""
 
-    _create_lock = threading.Lock()  # bucket dicts may be shared between limiters
+    def reserve(self, claims: Sequence[tuple[BucketKey, Quota]]) -> float: ...
+
+    def keys(self) -> set[BucketKey]: ...
+
+
+class LocalBuckets:
+    """Buckets in this process, in a dict the limiters handed the same one share."""
+
+    _create_lock = threading.Lock()  # the dict may be shared between stores
+
+    def __init__(
+        self, buckets: dict[BucketKey, TokenBucket] | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.buckets = {} if buckets is None else buckets
+        self._clock = clock
+
+    def bucket(self, key: BucketKey, quota: Quota) -> TokenBucket:
+        with self._create_lock:
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                bucket = TokenBucket(quota.rate, quota.burst, clock=self._clock)
+                self.buckets[key] = bucket
+            return bucket
+
+    def reserve(self, claims: Sequence[tuple[BucketKey, Quota]]) -> float:
+        return max((self.bucket(key, quota).reserve() for key, quota in claims), default=0.0)
+
+    def keys(self) -> set[BucketKey]:
+        return set(self.buckets)
+
+
+# The same reservation as TokenBucket.reserve, atomically in Redis for every bucket of a call at once.
+# KEYS: the buckets; ARGV: each one's rate and burst, in the same order. Redis's own clock, so that
+# every host agrees on the refill. An idle bucket expires (missing means full) once it would be full
+# again, and not within a minute of its last use, so the buckets of a scan in progress stay visible.
+RESERVE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1])
+  local at = tonumber(state[2])
+  if tokens == nil or at == nil then
+    tokens = burst
+  else
+    tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  end
+  tokens = tokens - 1
+  redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'at', string.format('%.6f', now))
+  redis.call('PEXPIRE', key, math.max(60000, math.ceil((burst - tokens) / rate * 1000) + 1000))
+  if tokens < 0 then
+    wait = math.max(wait, -tokens / rate)
+  end
+end
+return string.format('%.6f', wait)
+"""
+REDIS_PREFIX = "cloustral:ratelimit:"
+
+
+class RedisBuckets:
+    """Buckets in Redis, shared by every process and host scanning the same account. One round trip
+    (EVALSHA) per call; the wait happens in the caller. If Redis cannot be reached, the call is paced by
+    ``fallback`` (this process's buckets) rather than fail the scan."""
+
+    def __init__(self, client: Any, *, fallback: LocalBuckets | None = None, prefix: str = REDIS_PREFIX) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.fallback = fallback if fallback is not None else LocalBuckets()
+        self._script = client.register_script(RESERVE_SCRIPT)
+
+    def redis_key(self, key: BucketKey) -> str:
+        account, region, service = key
+        return f"{self.prefix}{account}:{region}:{service}"
+
+    def reserve(self, claims: Sequence[tuple[BucketKey, Quota]]) -> float:
+        import redis
+
+        keys = [self.redis_key(key) for key, _quota in claims]
+        args = [value for _key, quota in claims for value in (quota.rate, quota.burst)]
+        try:
+            return float(self._script(keys=keys, args=args))
+        except redis.RedisError as exc:
+            _warn_fallback(exc)
+            return self.fallback.reserve(claims)
+
+    def keys(self) -> set[BucketKey]:
+        found = set()
+        for raw in self.client.scan_iter(match=f"{self.prefix}*", count=1000):
+            name = raw.decode() if isinstance(raw, bytes) else raw
+            account, region, service = name[len(self.prefix) :].rsplit(":", 2)
+            found.add((account, region, service))
+        return found
+
+
+_last_fallback_warning = 0.0
+
+
+def _warn_fallback(exc: Exception) -> None:
+    global _last_fallback_warning
+    now = time.monotonic()
+    if now - _last_fallback_warning >= 60:  # once a minute, not once per API call
+        _last_fallback_warning = now
+        logger.warning("rate limits: Redis unreachable (%s); pacing with this process's buckets", type(exc).__name__)
+
+
+class RateLimiter:
+    """Token buckets per (account, region, service) in a ``BucketStore``. ``acquire(service, region)``
+    is what ``AwsContext`` and ``AzureContext`` call before every HTTP attempt. With ``account_quota``,
+    every call also takes a token from one bucket per account (key ``(account, region, "*")``): Azure
+    Resource Manager's subscription limit, which every resource provider's calls share.
+
+    Without ``store``, the buckets are this limiter's own (or those of ``buckets``, a dict shared between
+    limiters); ``limiter_for_account`` and ``limiter_for_subscription`` pass the configured store."""
 
     def __init__(
         self,
@@ -183,7 +313,8 @@ class RateLimiter:
         quotas: dict[str, Quota] | None = None,
         default: Quota = DEFAULT_QUOTA,
         account_quota: Quota | None = None,
-        buckets: dict[tuple[str, str, str], TokenBucket] | None = None,
+        store: BucketStore | None = None,
+        buckets: dict[BucketKey, TokenBucket] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -192,49 +323,73 @@ class RateLimiter:
         self.quotas = AWS_QUOTAS if quotas is None else quotas
         self.default = default
         self.account_quota = account_quota
-        self._buckets = {} if buckets is None else buckets
-        self._clock = clock
+        self.store: BucketStore = store if store is not None else LocalBuckets(buckets, clock=clock)
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._scaled: dict[str, Quota] = {}
         self.waited = 0.0  # seconds spent waiting, for the run's statistics
 
     def quota_for(self, service: str) -> Quota:
-        if service == ACCOUNT_WIDE and self.account_quota is not None:
-            quota = self.account_quota
-        else:
-            quota = self.quotas.get(service, self.default)
-        return Quota(
-            rate=max(quota.rate * self.fraction, 0.1), burst=max(quota.burst * self.fraction, 1.0), source=quota.source
-        )
-
-    def bucket(self, service: str, region: str) -> TokenBucket:
-        key = (self.account_id, region, service)
-        with self._create_lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                quota = self.quota_for(service)
-                bucket = TokenBucket(quota.rate, quota.burst, clock=self._clock, sleep=self._sleep)
-                self._buckets[key] = bucket
-            return bucket
+        scaled = self._scaled.get(service)
+        if scaled is None:
+            if service == ACCOUNT_WIDE and self.account_quota is not None:
+                quota = self.account_quota
+            else:
+                quota = self.quotas.get(service, self.default)
+            scaled = Quota(
+                rate=max(quota.rate * self.fraction, 0.1),
+                burst=max(quota.burst * self.fraction, 1.0),
+                source=quota.source,
+            )
+            self._scaled[service] = scaled
+        return scaled
 
     def acquire(self, service: str, region: str) -> None:
-        # Reserve in each bucket, then wait once for the later of the two reservations.
-        wait = self.bucket(service, region).reserve()
+        # Reserve in each bucket at once, then wait once for the later of the reservations.
+        claims = [((self.account_id, region, service), self.quota_for(service))]
         if self.account_quota is not None:
-            wait = max(wait, self.bucket(ACCOUNT_WIDE, region).reserve())
+            claims.append(((self.account_id, region, ACCOUNT_WIDE), self.quota_for(ACCOUNT_WIDE)))
+        wait = self.store.reserve(claims)
         if wait > 0:
             self._sleep(wait)
             with self._lock:
                 self.waited += wait
 
 
-# Buckets shared by every scan in this process: two connections to one account share its quota.
-_PROCESS_BUCKETS: dict[tuple[str, str, str], TokenBucket] = {}
+# Without Redis, buckets shared by every scan in this process: two connections to one account share its quota.
+_PROCESS_BUCKETS: dict[BucketKey, TokenBucket] = {}
+_redis_clients: dict[str, Any] = {}
+_redis_clients_lock = threading.Lock()
+
+
+def redis_client(url: str) -> Any:
+    """One client (and connection pool) per URL and process; redis-py renews the pool after a fork."""
+    with _redis_clients_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+            _redis_clients[url] = client
+        return client
+
+
+def default_store() -> BucketStore:
+    """Redis when REDIS_URL is set (every worker process and host shares the buckets), else this process's."""
+    local = LocalBuckets(_PROCESS_BUCKETS)
+    if not settings.REDIS_URL:
+        return local
+    return RedisBuckets(redis_client(settings.REDIS_URL), fallback=local)
+
+
+def bucket_keys() -> set[BucketKey]:
+    """The buckets that exist in the configured store (for support and tests)."""
+    return default_store().keys()
 
 
 def limiter_for_account(account_id: str) -> RateLimiter:
     """The limiter of an AWS account's scan."""
-    return RateLimiter(account_id, buckets=_PROCESS_BUCKETS)
+    return RateLimiter(account_id, store=default_store())
 
 
 def limiter_for_subscription(subscription_id: str, cloud: str = "public") -> RateLimiter:
@@ -246,5 +401,5 @@ def limiter_for_subscription(subscription_id: str, cloud: str = "public") -> Rat
         quotas=AZURE_QUOTAS,
         default=AZURE_DEFAULT_QUOTA,
         account_quota=arm,
-        buckets=_PROCESS_BUCKETS,
+        store=default_store(),
     )

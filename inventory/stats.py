@@ -22,8 +22,10 @@ CACHE_SECONDS = 6 * 3600
 GroupRow = tuple[int, str, str, str, int]  # (connection id, provider, resource type, region, count)
 
 
-def inventory_stamp(org) -> str:
-    """What would change if the organization's set of resources changed (one query)."""
+def inventory_stamp(org, **also) -> str:
+    """What would change if the organization's set of resources changed (one query). ``also``: more
+    one-value subqueries (``name=queryset.values("id")[:1]``) whose values join the stamp, read in the
+    same query (an app above keys its own caches on its own tables too)."""
     newest_resource = Resource.objects.for_org(org).order_by("-id").values("id")[:1]
     newest_run = (
         SyncRun.objects.for_org(org).filter(status__in=SyncRun.WROTE_INVENTORY).order_by("-id").values("id")[:1]
@@ -36,11 +38,12 @@ def inventory_stamp(org) -> str:
             run=Coalesce(Subquery(newest_run), 0),
             conn_count=Coalesce(Subquery(connections.annotate(n=Count("id")).values("n")), 0),
             conn_sum=Coalesce(Subquery(connections.annotate(s=Sum("id")).values("s"), output_field=IntegerField()), 0),
+            **{f"also_{name}": Coalesce(Subquery(query), 0) for name, query in also.items()},
         )
-        .values_list("resource", "run", "conn_count", "conn_sum")
+        .values_list("resource", "run", "conn_count", "conn_sum", *(f"also_{name}" for name in also))
         .first()
     )
-    return "-".join(str(v) for v in row or (0, 0, 0, 0))
+    return "-".join(str(v) for v in row or (0,) * (4 + len(also)))
 
 
 def grouped_counts(org) -> list[GroupRow]:

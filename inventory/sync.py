@@ -5,7 +5,8 @@ against the stored inventory, and write everything in one transaction.
       FETCHERS[provider](connection, control)
         fetch_aws                         every collector × region, concurrently, paced, classified
         fetch_azure                       every collector × subscription, the same way
-      write_inventory(run, conn, fetch)   one transaction: upsert, delete, relationships, changes, counts
+      write_inventory(run, conn, fetch)   one transaction, only what changed (content hashes): upsert,
+                                          delete, relationships, changes, counts
 
 A unit is one collector over one scope: an AWS region ("global" for a global collector), or an Azure
 subscription (scope "/subscriptions/<id>"). Its scope is the key of its coverage and the part of the
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import chain, islice
 from typing import Any
 
 from azure.core.exceptions import (
@@ -63,8 +65,8 @@ from billing import limits
 from cloustral.logging import redact_value
 from inventory import hooks
 from inventory.collectors.base import Collector, ResourceRecord, UnitSkipped, collectors_for, volatile_keys
-from inventory.coverage import is_per_subscription, scope_region, subscription_scope
-from inventory.diff import resource_diff, strip_volatile
+from inventory.coverage import scope_region, subscription_scope
+from inventory.diff import record_hashes, resource_diff, strip_volatile
 from inventory.models import (
     COLLECTED,
     DENIED,
@@ -224,6 +226,9 @@ class UnitResult:
     code: str = ""
     message: str = ""
     seconds: float = 0.0
+    # (content, volatile) hash of each record, in the same order (computed with the record in the worker
+    # thread; write_inventory computes the missing ones).
+    hashes: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -295,17 +300,33 @@ def _normalize(record: ResourceRecord, unit: Unit) -> ResourceRecord:
     return record
 
 
+def hash_record(record: ResourceRecord) -> tuple[str, str]:
+    """(content, volatile) hashes of a normalized record (``inventory.diff.record_hashes``)."""
+    relations = ((rel.kind[:64], rel.target_native_id) for rel in record.relations)
+    return record_hashes(
+        record.resource_type,
+        record.region,
+        record.name,
+        record.tags,
+        record.config,
+        relations,
+        volatile_keys(record.resource_type),
+    )
+
+
 def collect_unit(unit: Unit, ctx: Any, cancelled: threading.Event, classify=classify_aws_error) -> UnitResult:
     """Run one collector to the end (in a worker thread). Never raises: failures become the result."""
     started = time.monotonic()
     if cancelled.is_set():
         return UnitResult(unit, CANCELLED_UNIT)
     records: list[ResourceRecord] = []
+    hashes: list[tuple[str, str]] = []
     try:
         for record in unit.collector.func(ctx):
             if cancelled.is_set():
                 raise SyncCancelled
             records.append(_normalize(record, unit))
+            hashes.append(hash_record(record))
     except SyncCancelled:
         return UnitResult(unit, CANCELLED_UNIT, seconds=time.monotonic() - started)
     except Exception as exc:
@@ -315,7 +336,7 @@ def collect_unit(unit: Unit, ctx: Any, cancelled: threading.Event, classify=clas
         else:
             logger.warning("collector %s in %s: %s %s", unit.collector.full_type, unit.where, status, code)
         return UnitResult(unit, status, code=code, message=message, seconds=time.monotonic() - started)
-    return UnitResult(unit, COLLECTED, records, seconds=time.monotonic() - started)
+    return UnitResult(unit, COLLECTED, records, seconds=time.monotonic() - started, hashes=hashes)
 
 
 # --- the run's control: lock, heartbeat, progress, cancel --------------------------------------
@@ -531,7 +552,21 @@ def secret_unreadable(
     return FetchSetupError("secret_unreadable", message)
 
 
+def fetch_departed_member(connection, control: RunControl) -> FetchResult:
+    """A member account that left its AWS Organization (connections/organization.py): there is nothing to
+    read there any more (its role may have left with it). Every unit, over every region its inventory
+    holds, is collected with nothing in it, so the write removes that inventory the ordinary way (a
+    deletion event per resource, its findings resolved like any deleted resource's)."""
+    stored = Resource.objects.for_org(connection.org_id).filter(connection=connection).exclude(region=GLOBAL_REGION)
+    regions = sorted(set(stored.values_list("region", flat=True).distinct()) | set(aws_scan_regions(connection)))
+    units = plan_units(collectors_for("aws"), regions)
+    control.start(len(units))
+    return FetchResult(units=units, results=[UnitResult(unit, COLLECTED) for unit in units])
+
+
 def fetch_aws(connection, control: RunControl) -> FetchResult:
+    if connection.left_organization_at is not None:
+        return fetch_departed_member(connection, control)
     from cloustral import crypto
     from connections import credentials
     from connections.providers import aws as aws_provider
@@ -730,6 +765,12 @@ def summarize(fetch: FetchResult) -> Outcome:
 
 
 # --- the write ---------------------------------------------------------------------------------
+#
+# A re-sync mostly finds what it found before. Each record carries a hash of its canonical form
+# (``hash_record``), stored on its row: the stored inventory is read as (id, native id, place, hashes)
+# only, and just the rows whose content hash moved are loaded and diffed in full. Unchanged rows are not
+# written at all (``last_seen`` included: see ``Resource.last_seen``), so an unchanged re-sync writes
+# nothing but the run and today's counts. New rows go in with COPY on PostgreSQL.
 
 
 class WriteAborted(Exception):
@@ -750,86 +791,109 @@ class WriteSummary:
     relationships_created: int = 0
     relationships_deleted: int = 0
     unresolved: int = 0
+    # What rules must look at again: resources whose stored record changed (created, modified, volatile
+    # values refreshed), the native ids deleted, and both ends of every relationship added or removed.
+    changed_ids: set[int] = field(default_factory=set)
+    created_ids: set[int] = field(default_factory=set)
+    deleted_native_ids: set[str] = field(default_factory=set)
+    relinked_ids: set[int] = field(default_factory=set)
+
+    def delta(self, run_id: int) -> hooks.InventoryDelta:
+        return hooks.InventoryDelta(
+            run_id=run_id,
+            changed_ids=frozenset(self.changed_ids),
+            created_ids=frozenset(self.created_ids),
+            deleted_native_ids=frozenset(self.deleted_native_ids),
+            relinked_ids=frozenset(self.relinked_ids),
+        )
 
 
-def _chunks(items: list, size: int = ID_CHUNK) -> Iterable[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(items: Iterable, size: int | None = None) -> Iterable[list]:
+    size = size or ID_CHUNK
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _regional_by_type(provider: str) -> dict[str, bool]:
     return {c.full_type: c.regional for c in collectors_for(provider)}
 
 
-def _scope_q(collected_scopes: set[tuple[str, str]], regional: dict[str, bool]) -> Q:
-    """Resources that belong to the collected scopes (a global collector's resources: any region; a
-    subscription's: native ids under it). One condition per type, or per subscription: the OR stays short."""
-    by_type: dict[str, list[str]] = defaultdict(list)
-    by_subscription: dict[str, list[str]] = defaultdict(list)
-    for rtype, scope in collected_scopes:
-        if is_per_subscription(rtype):
-            by_subscription[scope].append(rtype)
-        else:
-            by_type[rtype].append(scope)
-    q = Q(pk__in=[])
-    for rtype, regions in sorted(by_type.items()):
-        if regional.get(rtype, True):
-            q |= Q(resource_type=rtype, region__in=sorted(regions))
-        else:
-            q |= Q(resource_type=rtype)
-    for scope, types in sorted(by_subscription.items()):
-        q |= Q(native_id__startswith=scope + "/", resource_type__in=sorted(types))
-    return q
+# PostgreSQL types of the Resource columns a sync updates (for the arrays an UPDATE unnests).
+_PG_TYPES = {
+    "id": "bigint",
+    "resource_type": "text",
+    "region": "text",
+    "name": "text",
+    "tags": "jsonb",
+    "config": "jsonb",
+    "updated_at": "timestamptz",
+    "last_seen": "timestamptz",
+    "content_hash": "text",
+    "volatile_hash": "text",
+}
+_JSON_COLUMNS = frozenset({"tags", "config"})
+_TIME_COLUMNS = frozenset({"updated_at", "last_seen"})
+MODIFIED_FIELDS = (
+    "resource_type",
+    "region",
+    "name",
+    "tags",
+    "config",
+    "updated_at",
+    "last_seen",
+    "content_hash",
+    "volatile_hash",
+)
+REFRESHED_FIELDS = ("config", "updated_at", "last_seen", "content_hash", "volatile_hash")  # volatile values moved
+REHASHED_FIELDS = ("content_hash", "volatile_hash")  # nothing stored moved (relationships, or a row not hashed yet)
+UPDATE_CHUNK = 5000  # rows per UPDATE on PostgreSQL (one array parameter per column, whatever the size)
 
 
-UPDATED_FIELDS = ("resource_type", "region", "name", "tags", "config", "updated_at")
+def update_resources(org_id: int, fields: tuple[str, ...], rows: list[tuple]) -> None:
+    """Write ``fields`` of each row ``(id, *values)`` (JSON columns as Python values, datetimes aware).
 
-
-def update_resources(org_id: int, rows: list[Resource]) -> None:
-    """Write the changed fields of ``rows`` in one UPDATE ... FROM (VALUES ...) per batch.
-
-    Django's bulk_update builds one CASE WHEN arm per row and field: fine for tens of rows, quadratic
-    for thousands (2,000 modified resources took 9 s). PostgreSQL and SQLite (3.33+) both join an
-    inline VALUES list instead; other databases fall back to bulk_update."""
+    Django's bulk_update builds one CASE WHEN arm per row and field: quadratic for thousands of rows.
+    PostgreSQL joins unnested arrays (one parameter per column, so psycopg has no placeholders to
+    parse); SQLite (3.33+) joins an inline VALUES list; other databases fall back to bulk_update."""
     if not rows:
         return
     vendor = db_connection.vendor
     if vendor not in ("postgresql", "sqlite"):
-        Resource.objects.for_org(org_id).bulk_update(rows, list(UPDATED_FIELDS), batch_size=BATCH_SIZE)
+        objs = [Resource(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
+        Resource.objects.for_org(org_id).bulk_update(objs, list(fields), batch_size=BATCH_SIZE)
         return
     table = Resource._meta.db_table
-    columns = ("id", *UPDATED_FIELDS)
-    if vendor == "postgresql":
-        row_sql = "(%s::bigint, %s, %s, %s, %s::jsonb, %s::jsonb, %s::timestamptz)"
-    else:
-        row_sql = "(%s, %s, %s, %s, %s, %s, %s)"
-    assignments = ", ".join(f"{c} = v.{c}" for c in UPDATED_FIELDS)
+    columns = ("id", *fields)
+    assignments = ", ".join(f"{c} = v.{c}" for c in fields)
     ops = db_connection.ops
+    adapters = [
+        json.dumps if c in _JSON_COLUMNS else ops.adapt_datetimefield_value if c in _TIME_COLUMNS else None
+        for c in columns
+    ]
+
+    def prepared(batch: list[tuple]) -> list[list]:
+        return [[a(v) if a else v for a, v in zip(adapters, row, strict=True)] for row in batch]
+
     with db_connection.cursor() as cursor:
-        for batch in _chunks(rows, BATCH_SIZE):
-            params: list[Any] = []
-            for obj in batch:
-                params += [
-                    obj.pk,
-                    obj.resource_type,
-                    obj.region,
-                    obj.name,
-                    json.dumps(obj.tags),
-                    json.dumps(obj.config),
-                    ops.adapt_datetimefield_value(obj.updated_at),
-                ]
+        if vendor == "postgresql":
+            arrays = ", ".join(f"%s::{_PG_TYPES[c]}[]" for c in columns)
+            sql = (
+                f"UPDATE {table} AS r SET {assignments} FROM unnest({arrays}) AS v({', '.join(columns)}) "  # noqa: S608
+                "WHERE r.id = v.id AND r.org_id = %s"
+            )
+            for batch in _chunks(rows, UPDATE_CHUNK):
+                values = prepared(batch)
+                cursor.execute(sql, [*(list(col) for col in zip(*values, strict=True)), org_id])
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for batch in _chunks(rows, max(1, min(BATCH_SIZE, 30000 // len(columns)))):
             values = ", ".join([row_sql] * len(batch))
-            if vendor == "postgresql":
-                sql = (
-                    f"UPDATE {table} AS r SET {assignments} FROM (VALUES {values}) AS v({', '.join(columns)}) "  # noqa: S608
-                    f"WHERE r.id = v.id AND r.org_id = %s"
-                )
-            else:
-                sql = (
-                    f"WITH v({', '.join(columns)}) AS (VALUES {values}) "  # noqa: S608
-                    f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id AND {table}.org_id = %s"
-                )
-            cursor.execute(sql, [*params, org_id])
+            sql = (
+                f"WITH v({', '.join(columns)}) AS (VALUES {values}) "  # noqa: S608
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id AND {table}.org_id = %s"
+            )
+            cursor.execute(sql, [v for row in prepared(batch) for v in row] + [org_id])
 
 
 CHANGE_COLUMNS = (
@@ -857,23 +921,25 @@ RESOURCE_COLUMNS = (
     "first_seen",
     "last_seen",
     "updated_at",
+    "content_hash",
+    "volatile_hash",
 )
 RELATIONSHIP_COLUMNS = ("org_id", "connection_id", "source_id", "target_id", "kind")
 
 
-def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning: tuple[str, ...] = ()) -> list:
-    """Multi-row INSERTs of prepared values (JSON already dumped, datetimes adapted by the caller).
+def insert_rows(model, columns: tuple[str, ...], rows: Iterable[tuple], *, returning: tuple[str, ...] = ()) -> list:
+    """Insert prepared values (JSON already dumped, datetimes adapted by the caller), streamed from
+    ``rows``. PostgreSQL: COPY (straight into the table, or through a temporary table when ids must come
+    back). Elsewhere: multi-row INSERTs with RETURNING (SQLite 3.35+).
 
-    Django's bulk_create spends ~150 µs per object building the instance and preparing each field; at
-    10,000 resources (and as many change events and relationships) that was most of the write. The
-    project runs on PostgreSQL and SQLite (3.35+), which both take multi-row VALUES with RETURNING."""
-    if not rows:
-        return []
+    Django's bulk_create spends ~150 µs per object building the instance and preparing each field, and a
+    multi-row INSERT makes psycopg parse every placeholder: at 100,000 resources either was most of the
+    write."""
+    if db_connection.vendor == "postgresql":
+        return _copy_rows(model, columns, rows, returning)
     opts = model._meta
     quote = db_connection.ops.quote_name
-    json_columns = {f.column for f in opts.concrete_fields if f.get_internal_type() == "JSONField"}
-    cast = db_connection.vendor == "postgresql"
-    placeholder = "(" + ", ".join("%s::jsonb" if cast and c in json_columns else "%s" for c in columns) + ")"
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     head = f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES "  # noqa: S608 (names from the model)
     tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
     max_params = db_connection.features.max_query_params or 65535
@@ -885,6 +951,35 @@ def insert_rows(model, columns: tuple[str, ...], rows: list[tuple], *, returning
             if returning:
                 out.extend(cursor.fetchall())
     return out
+
+
+def _copy_rows(model, columns: tuple[str, ...], rows: Iterable[tuple], returning: tuple[str, ...]) -> list:
+    quote = db_connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    with db_connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # psycopg's own: Django's wrapper has no copy()
+        if not returning:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608 (names from the model)
+                for row in rows:
+                    copy.write_row(row)
+            return []
+        # COPY returns nothing: stage the rows in a temporary table (no index, no WAL), then one
+        # INSERT ... SELECT gives the ids back.
+        stage = quote(f"stage_{model._meta.db_table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {stage} AS SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
+        try:
+            with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:  # noqa: S608
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "  # noqa: S608
+                f"RETURNING {', '.join(quote(c) for c in returning)}"
+            )
+            return cursor.fetchall()
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
 
 
 @dataclass(frozen=True)
@@ -921,33 +1016,44 @@ class _WriteContext:
             native_id,
             name,
             kind,
-            json.dumps(diff or {}),
+            json.dumps(diff) if diff else "{}",
             self.db_now,
         )
 
 
+# A collected record with its (content, volatile) hashes.
+_Collected = tuple[ResourceRecord, str, str]
+
+
 @dataclass
 class _ResourcePlan:
-    """How the stored resources become the collected ones; the INSERT completes it with the new ids."""
+    """How the stored resources become the collected ones; the INSERT completes it with the new ids.
+    Update rows are ``(id, *values)`` in the order of MODIFIED_FIELDS / REFRESHED_FIELDS / REHASHED_FIELDS."""
 
-    created: list[ResourceRecord] = field(default_factory=list)
-    to_update: list[Resource] = field(default_factory=list)
-    refreshed: list[Resource] = field(default_factory=list)  # only volatile values moved: no change event
+    created: list[_Collected] = field(default_factory=list)
+    suspects: list[tuple[int, str]] = field(default_factory=list)  # (id, native id): content hash moved
+    modified: list[tuple] = field(default_factory=list)
+    refreshed: list[tuple] = field(default_factory=list)  # only volatile values moved: no change event
+    rehashed: list[tuple] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     changes: list[tuple] = field(default_factory=list)  # ResourceChange rows, in CHANGE_COLUMNS order
     id_by_native: dict[str, int] = field(default_factory=dict)  # every resource kept or created
     final_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, region) → resources
+    relink: set[int] = field(default_factory=set)  # sources whose relationships are rebuilt
 
 
-def _records_by_native_id(fetch: FetchResult, summary: WriteSummary) -> dict[str, ResourceRecord]:
+def _records_by_native_id(fetch: FetchResult, summary: WriteSummary) -> dict[str, _Collected]:
     """The new state of the collected scopes, keyed by native id: built before the transaction opens."""
-    new: dict[str, ResourceRecord] = {}
+    new: dict[str, _Collected] = {}
     for result in fetch.collected():
-        for record in result.records:
+        hashes = result.hashes
+        if len(hashes) != len(result.records):
+            hashes = [hash_record(record) for record in result.records]
+        for record, (content, volatile) in zip(result.records, hashes, strict=True):
             if not record.native_id or len(record.native_id) > 2048 or record.native_id in new:
                 summary.skipped += 1  # no id, or the same resource twice in one run
                 continue
-            new[record.native_id] = record
+            new[record.native_id] = (record, content, volatile)
     return new
 
 
@@ -963,70 +1069,76 @@ def _lock_run_for_write(run: SyncRun) -> None:
 def _plan_resources(
     ctx: _WriteContext,
     stored: Iterable[tuple],
-    new: dict[str, ResourceRecord],
+    new: dict[str, _Collected],
     collected_scopes: set[tuple[str, str]],
     summary: WriteSummary,
 ) -> _ResourcePlan:
-    """Diff the stored resources against the collected ones in one pass, without writing anything."""
+    """Compare the stored resources' hashes with the collected ones' in one pass, without writing."""
     plan = _ResourcePlan()
     seen: set[str] = set()
-    for pk, native_id, rtype, region, name, tags, config in stored:
-        record = new.get(native_id)
-        if record is None:
+    for pk, native_id, rtype, region, name, content_hash, volatile_hash in stored:
+        item = new.get(native_id)
+        if item is None:
             if ctx.scope_of(rtype, region, native_id) in collected_scopes:
                 plan.deleted.append(pk)
+                summary.deleted_native_ids.add(native_id)
                 plan.changes.append(ctx.change(None, rtype, native_id, name, ResourceChange.Kind.DELETED))
             else:
                 plan.id_by_native[native_id] = pk
                 plan.final_counts[(rtype, region)] += 1
             continue
+        record, content, volatile = item
         seen.add(native_id)
         plan.id_by_native[native_id] = pk
         plan.final_counts[(record.resource_type, record.region)] += 1
-        same_place = rtype == record.resource_type and region == record.region
-        if same_place and name == record.name and tags == record.tags and config == record.config:
-            summary.unchanged += 1
+        if content != content_hash:
+            plan.suspects.append((pk, native_id))  # changed, or never hashed: diffed in full
             continue
-        volatile = volatile_keys(record.resource_type)
-        diff = resource_diff(
-            {"name": name, "tags": tags, "config": strip_volatile(config, volatile)},
-            {"name": record.name, "tags": record.tags, "config": strip_volatile(record.config, volatile)},
-        )
-        if not diff and same_place:
+        summary.unchanged += 1
+        if volatile != volatile_hash:
             # Only values that change on every read moved: store them (rules read them), no change event.
-            summary.unchanged += 1
-            if config != record.config:
-                plan.refreshed.append(
-                    Resource(
-                        pk=pk,
-                        resource_type=rtype,
-                        region=region,
-                        name=name,
-                        tags=tags,
-                        config=record.config,
-                        updated_at=ctx.now,
-                    )
-                )
-            continue
-        plan.to_update.append(
-            Resource(
-                pk=pk,
-                resource_type=record.resource_type,
-                region=record.region,
-                name=record.name,
-                tags=record.tags,
-                config=record.config,
-                updated_at=ctx.now,
-            )
-        )
-        plan.changes.append(
-            ctx.change(pk, record.resource_type, native_id, record.name, ResourceChange.Kind.MODIFIED, diff)
-        )
-    plan.created = [record for native_id, record in new.items() if native_id not in seen]
+            plan.refreshed.append((pk, record.config, ctx.now, ctx.now, content, volatile))
+            summary.changed_ids.add(pk)
+    plan.created = [item for native_id, item in new.items() if native_id not in seen]
     return plan
 
 
-def _hold_to_resource_limit(org, plan: _ResourcePlan, new: dict[str, ResourceRecord], outcome: Outcome) -> None:
+def _diff_suspects(ctx: _WriteContext, plan: _ResourcePlan, new: dict[str, _Collected], summary: WriteSummary) -> None:
+    """Load the rows whose content hash moved, a chunk at a time, and sort them into modified (with a
+    field-level change event), refreshed (volatile values only) and rehashed (nothing stored moved)."""
+    resources = Resource.objects.for_org(ctx.org_id)
+    fields = ("id", "resource_type", "region", "name", "tags", "config")
+    for chunk in _chunks(plan.suspects):
+        native_by_pk = dict(chunk)
+        for pk, rtype, region, name, tags, config in resources.filter(pk__in=list(native_by_pk)).values_list(*fields):
+            native_id = native_by_pk[pk]
+            record, content, volatile = new[native_id]
+            plan.relink.add(pk)  # its relationships may be what moved
+            same_place = rtype == record.resource_type and region == record.region
+            if same_place and name == record.name and tags == record.tags and config == record.config:
+                summary.unchanged += 1
+                plan.rehashed.append((pk, content, volatile))
+                continue
+            keys = volatile_keys(record.resource_type)
+            diff = resource_diff(
+                {"name": name, "tags": tags, "config": strip_volatile(config, keys)},
+                {"name": record.name, "tags": record.tags, "config": strip_volatile(record.config, keys)},
+            )
+            summary.changed_ids.add(pk)
+            if not diff and same_place:
+                summary.unchanged += 1
+                plan.refreshed.append((pk, record.config, ctx.now, ctx.now, content, volatile))
+                continue
+            plan.modified.append(
+                (pk, record.resource_type, record.region, record.name, record.tags, record.config)
+                + (ctx.now, ctx.now, content, volatile)
+            )
+            plan.changes.append(
+                ctx.change(pk, record.resource_type, native_id, record.name, ResourceChange.Kind.MODIFIED, diff)
+            )
+
+
+def _hold_to_resource_limit(org, plan: _ResourcePlan, new: dict[str, _Collected], outcome: Outcome) -> None:
     """The plan's resource limit (billing): new resources are stored while the organization has room;
     everything already stored is kept and updated. The run's warnings say what was left out and why."""
     room = limits.remaining(org, "resources")
@@ -1035,17 +1147,22 @@ def _hold_to_resource_limit(org, plan: _ResourcePlan, new: dict[str, ResourceRec
     room += len(plan.deleted)  # resources this run removes free their places
     left_out = plan.created[room:]
     plan.created = plan.created[:room]
-    for record in left_out:
+    for record, _content, _volatile in left_out:
         del new[record.native_id]
-    outcome.warnings.append(limits.resources_left_out_warning(org, Counter(r.resource_type for r in left_out)))
+    outcome.warnings.append(
+        limits.resources_left_out_warning(org, Counter(record.resource_type for record, _, _ in left_out))
+    )
 
 
-def _insert_created(ctx: _WriteContext, plan: _ResourcePlan) -> None:
+def _insert_created(ctx: _WriteContext, plan: _ResourcePlan, summary: WriteSummary) -> None:
     """Insert the new resources, then record their ids (relationships need them), counts and changes."""
+    if not plan.created:
+        return
+    postgres = db_connection.vendor == "postgresql"
     returned = insert_rows(
         Resource,
         RESOURCE_COLUMNS,
-        [
+        (
             (
                 ctx.org_id,
                 ctx.connection_id,
@@ -1059,43 +1176,103 @@ def _insert_created(ctx: _WriteContext, plan: _ResourcePlan) -> None:
                 ctx.db_now,
                 ctx.db_now,
                 ctx.db_now,
+                content,
+                volatile,
             )
-            for r in plan.created
-        ],
-        returning=("id", "native_id"),
+            for r, content, volatile in plan.created
+        ),
+        returning=() if postgres else ("id", "native_id"),
     )
-    plan.id_by_native.update({native_id: pk for pk, native_id in returned})
-    for r in plan.created:
+    if postgres:
+        # COPY straight into the table returns nothing: this run's rows are the connection's rows first
+        # seen at this run's instant (one sync per connection at a time; its lock is held).
+        returned = (
+            Resource.objects.for_org(ctx.org_id)
+            .filter(connection=ctx.connection, first_seen=ctx.now)
+            .values_list("id", "native_id")
+            .iterator(chunk_size=10_000)
+        )
+    plan.id_by_native.update((native_id, pk) for pk, native_id in returned)
+    for r, _content, _volatile in plan.created:
         plan.final_counts[(r.resource_type, r.region)] += 1
         pk = plan.id_by_native[r.native_id]
-        plan.changes.append(ctx.change(pk, r.resource_type, r.native_id, r.name, ResourceChange.Kind.CREATED))
+        summary.changed_ids.add(pk)
+        summary.created_ids.add(pk)
+        plan.relink.add(pk)
+
+
+def _created_changes(ctx: _WriteContext, plan: _ResourcePlan) -> Iterable[tuple]:
+    """The "created" change rows, made as they are written (a first sync has as many as resources)."""
+    for r, _content, _volatile in plan.created:
+        pk = plan.id_by_native[r.native_id]
+        yield ctx.change(pk, r.resource_type, r.native_id, r.name, ResourceChange.Kind.CREATED)
+
+
+def _delete_resources(ctx: _WriteContext, deleted: list[int], summary: WriteSummary) -> None:
+    """Delete the resources gone from collected scopes; their relationships go with them (CASCADE), so
+    the resources on the other end are noted for the rules first."""
+    rels = Relationship.objects.for_org(ctx.org_id).filter(connection=ctx.connection)
+    for chunk in _chunks(deleted):
+        gone = set(chunk)
+        for source_id, target_id in rels.filter(Q(source_id__in=chunk) | Q(target_id__in=chunk)).values_list(
+            "source_id", "target_id"
+        ):
+            summary.relinked_ids.update({source_id, target_id} - gone)
+        Resource.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
+
+
+RELINK_BY_CHUNKS = 20_000  # fewer sources to relink than this: read their relationships by id chunks
 
 
 def _rebuild_relationships(
-    ctx: _WriteContext, new: dict[str, ResourceRecord], id_by_native: dict[str, int], summary: WriteSummary
+    ctx: _WriteContext, new: dict[str, _Collected], plan: _ResourcePlan, summary: WriteSummary
 ) -> None:
-    """Relationships belong to their source: rebuilt for every source collected by this run."""
+    """Relationships belong to their source: rebuilt for each collected source that is new, whose
+    content hash moved (its relations are hashed), or that points at a resource created by this run (a
+    target unresolved until now). The others' relationships cannot have changed."""
+    id_by_native = plan.id_by_native
+    created = {record.native_id for record, _, _ in plan.created}
+    relink = plan.relink
     desired: set[tuple[int, int, str]] = set()
-    for native_id, record in new.items():
+    for native_id, (record, _content, _volatile) in new.items():
         source_id = id_by_native[native_id]
+        if source_id not in relink and created and any(r.target_native_id in created for r in record.relations):
+            relink.add(source_id)
+        rebuild = source_id in relink
         for rel in record.relations:
             target_id = id_by_native.get(rel.target_native_id)
             if target_id is None:
                 summary.unresolved += 1
-                continue
-            desired.add((source_id, target_id, rel.kind[:64]))
-    source_ids = {id_by_native[native_id] for native_id in new}
+            elif rebuild:
+                desired.add((source_id, target_id, rel.kind[:64]))
+    if not relink:
+        return
+    rels = Relationship.objects.for_org(ctx.org_id).filter(connection=ctx.connection)
+    fields = ("id", "source_id", "target_id", "kind")
+    stored_sources = relink - {id_by_native[native_id] for native_id in created}  # new rows have none yet
+    if not stored_sources:
+        stored: Iterable[tuple] = ()
+    elif len(stored_sources) < RELINK_BY_CHUNKS:
+        stored = (
+            row
+            for chunk in _chunks(sorted(stored_sources))
+            for row in rels.filter(source_id__in=chunk).values_list(*fields)
+        )
+    else:
+        stored = (row for row in rels.values_list(*fields).iterator(chunk_size=10_000) if row[1] in stored_sources)
     existing: set[tuple[int, int, str]] = set()
     stale: list[int] = []
-    rels = Relationship.objects.for_org(ctx.org_id).filter(connection=ctx.connection)
-    for rel_id, source_id, target_id, kind in rels.values_list("id", "source_id", "target_id", "kind"):
+    for rel_id, source_id, target_id, kind in stored:
         existing.add((source_id, target_id, kind))
-        if source_id in source_ids and (source_id, target_id, kind) not in desired:
+        if (source_id, target_id, kind) not in desired:
             stale.append(rel_id)
+            summary.relinked_ids.update((source_id, target_id))
     for chunk in _chunks(stale):
         Relationship.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
     added = sorted(desired - existing)
-    insert_rows(Relationship, RELATIONSHIP_COLUMNS, [(ctx.org_id, ctx.connection_id, s, t, k) for s, t, k in added])
+    for source_id, target_id, _kind in added:
+        summary.relinked_ids.update((source_id, target_id))
+    insert_rows(Relationship, RELATIONSHIP_COLUMNS, ((ctx.org_id, ctx.connection_id, s, t, k) for s, t, k in added))
     summary.relationships_created = len(added)
     summary.relationships_deleted = len(stale)
 
@@ -1135,6 +1312,32 @@ def _record_finished_run(run: SyncRun, fetch: FetchResult, outcome: Outcome, sum
     )
 
 
+ANALYZE_AFTER_ROWS = 5000  # rows inserted or deleted by one write before PostgreSQL's statistics are refreshed
+ANALYZED_MODELS = (Resource, Relationship)  # what the pages join and filter (changes are read by index)
+
+
+def _analyze_after_large_write(summary: WriteSummary) -> None:
+    """Refresh the planner's statistics after a large write (a first sync of a big account): until
+    autovacuum gets to it, a query over the new rows may be planned for an empty table (a nested loop over
+    100,000 relationships)."""
+    rows = summary.created + summary.deleted + summary.relationships_created + summary.relationships_deleted
+    if db_connection.vendor != "postgresql" or rows < ANALYZE_AFTER_ROWS:
+        return
+    tables = ", ".join(db_connection.ops.quote_name(m._meta.db_table) for m in ANALYZED_MODELS)
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
+
+
+def _relax_commit_durability() -> None:
+    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL only, this
+    transaction only). A crash in that instant loses the whole write, run status included: the run is
+    then reaped and the inventory re-collected by the next sync, never half-written. For a bulk write
+    of re-collectable data, waiting for the flush (a large share of a first sync) buys nothing."""
+    if db_connection.vendor == "postgresql":
+        with db_connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outcome) -> WriteSummary:
     """Replace the collected scopes of the connection's inventory and finish the run, in one transaction."""
     now = timezone.now()
@@ -1147,30 +1350,32 @@ def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outco
     )
     summary = WriteSummary()
     new = _records_by_native_id(fetch, summary)
-    collected_scopes = outcome.collected_scopes
 
     with transaction.atomic():
         _lock_run_for_write(run)
+        _relax_commit_durability()
         resources = Resource.objects.for_org(ctx.org_id).filter(connection=connection)
-        fields = ("id", "native_id", "resource_type", "region", "name", "tags", "config")
-        plan = _plan_resources(ctx, resources.values_list(*fields), new, collected_scopes, summary)
+        fields = ("id", "native_id", "resource_type", "region", "name", "content_hash", "volatile_hash")
+        stored = resources.values_list(*fields).iterator(chunk_size=10_000)
+        plan = _plan_resources(ctx, stored, new, outcome.collected_scopes, summary)
         _hold_to_resource_limit(run.org, plan, new, outcome)
+        _diff_suspects(ctx, plan, new, summary)
 
-        _insert_created(ctx, plan)
-        update_resources(ctx.org_id, plan.to_update + plan.refreshed)
-        for chunk in _chunks(plan.deleted):
-            Resource.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
-        if collected_scopes:
-            resources.filter(_scope_q(collected_scopes, ctx.regional)).update(last_seen=now)
+        _insert_created(ctx, plan, summary)
+        update_resources(ctx.org_id, MODIFIED_FIELDS, plan.modified)
+        update_resources(ctx.org_id, REFRESHED_FIELDS, plan.refreshed)
+        update_resources(ctx.org_id, REHASHED_FIELDS, plan.rehashed)
+        _delete_resources(ctx, plan.deleted, summary)
 
-        _rebuild_relationships(ctx, new, plan.id_by_native, summary)
-        insert_rows(ResourceChange, CHANGE_COLUMNS, plan.changes)
+        _rebuild_relationships(ctx, new, plan, summary)
+        insert_rows(ResourceChange, CHANGE_COLUMNS, chain(plan.changes, _created_changes(ctx, plan)))
         _replace_daily_counts(ctx, plan.final_counts)
 
         summary.created = len(plan.created)
-        summary.modified = len(plan.to_update)
+        summary.modified = len(plan.modified)
         summary.deleted = len(plan.deleted)
         _record_finished_run(run, fetch, outcome, summary)
+    _analyze_after_large_write(summary)
     return summary
 
 
@@ -1278,7 +1483,7 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
         fetch.api_calls,
         outcome.completeness,
     )
-    hooks.run_after_sync(run)
+    hooks.run_after_sync(run, summary.delta(run.pk))
     return run
 
 
@@ -1300,7 +1505,9 @@ def reap_stale_runs(now: datetime | None = None) -> int:
         finished_at=now,
         errors=_error("worker_lost", "The scan stopped responding (its worker was lost); nothing was changed."),
     )
-    reaped += runs.filter(status=S.QUEUED, created_at__lt=queued_since).update(
+    # A queued run waiting for its organization's slot beats at each look (inventory/tasks.py: wait_for_slot).
+    never_started = Q(heartbeat_at__isnull=True, created_at__lt=queued_since) | Q(heartbeat_at__lt=queued_since)
+    reaped += runs.filter(never_started, status=S.QUEUED).update(
         status=S.FAILED,
         finished_at=now,
         errors=_error("never_started", "No worker picked up the scan in time; nothing was changed."),

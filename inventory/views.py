@@ -13,6 +13,7 @@ from connections.access import get_connection_for_member
 from inventory import actions
 from inventory.access import get_sync_run_for_member
 from inventory.models import Resource, SyncRun
+from inventory.seen import fill_last_seen
 from orgs.decorators import org_view
 from orgs.roles import Capability
 
@@ -87,8 +88,10 @@ def resources(request: HttpRequest, connection_id: int) -> HttpResponse:
     selected = request.GET.get("type", "")
     shown = all_resources.filter(resource_type=selected) if selected in types else all_resources
     page = Paginator(
-        shown.only("id", "resource_type", "native_id", "region", "name", "last_seen"), RESOURCES_PER_PAGE
+        shown.only("id", "connection_id", "resource_type", "native_id", "region", "name", "last_seen"),
+        RESOURCES_PER_PAGE,
     ).get_page(request.GET.get("page"))
+    fill_last_seen(page.object_list, request.org.pk)  # a sync rewrites only changed rows (inventory/seen.py)
     context = {
         "connection": connection,
         "page": page,

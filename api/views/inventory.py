@@ -20,6 +20,7 @@ from findings.queries import severity_rank
 from inventory import actions as inventory_actions
 from inventory.access import get_resource_for_member, get_sync_run_for_member
 from inventory.models import Relationship, ResourceChange, SyncRun
+from inventory.seen import fill_last_seen
 from orgs.roles import Capability
 
 C = Capability
@@ -356,6 +357,7 @@ class ResourceList(ApiView):
         else:
             count, more = rs.bounded_count(matching)
         badges = rs.open_findings_by_resource(self.org, [r.pk for r in rows])
+        fill_last_seen(rows, self.org.pk)  # a sync rewrites only changed rows (inventory/seen.py)
         data = {
             "results": [resource_doc(r, badges.get(r.pk)) for r in rows],
             "count": count,
@@ -425,6 +427,7 @@ class ResourceDetail(ApiView):
             .order_by("status_rank", "rank", "-last_seen", "id")
             .values("id", "rule_id", "title", "severity", "category", "status")[:FINDINGS_LIMIT]
         )
+        fill_last_seen([resource], org.pk)
         doc = resource_doc(resource, badge)
         doc.update(
             {

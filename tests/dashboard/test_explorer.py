@@ -417,8 +417,25 @@ def test_count_beyond_the_limit_says_plus(client_for, member, org, monkeypatch):
     monkeypatch.setattr(ex, "COUNT_LIMIT", 60)
     conn = CloudConnectionFactory(org=org)
     make_resources(conn, 70)
-    html = client_for(member).get(explorer_url(org)).content.decode()
+    html = client_for(member).get(explorer_url(org, "q=bulk")).content.decode()  # a text filter: counted
     assert 'data-testid="result-count">60+<' in html
+
+
+def test_menu_filters_are_counted_from_the_cached_group_counts(client_for, member, org, monkeypatch):
+    monkeypatch.setattr(ex, "COUNT_LIMIT", 60)
+    conn = CloudConnectionFactory(org=org)
+    make_resources(conn, 70)
+    make_resources(conn, 130, resource_type="aws.ec2.instance", region="us-east-1")
+    client = client_for(member)
+    client.get(explorer_url(org))
+    with CaptureQueriesContext(db_connection) as queries:
+        html = client.get(explorer_url(org)).content.decode()
+    assert 'data-testid="result-count">200<' in html  # exact, past the limit of a counted list
+    assert not any("COUNT(*)" in q["sql"] and "inventory_resource" in q["sql"] for q in queries.captured_queries)
+    html = client.get(explorer_url(org, "type=aws.ec2.instance&region=us-east-1")).content.decode()
+    assert 'data-testid="result-count">130<' in html
+    html = client.get(explorer_url(org, "type=aws.ec2.volume&region=us-east-1")).content.decode()
+    assert 'data-testid="result-count">0<' in html
 
 
 def test_empty_state_without_a_connection(client_for, member, org):

@@ -160,6 +160,8 @@ def test_a_setting_that_could_not_be_read_is_no_finding(org, owner, fake_aws):
     records = Resource.objects.for_org(org).filter(resource_type="aws.region.settings")
     assert {r.name for r in records} == BOTH
     assert all(r.config["access_analyzers"] is None and "access_analyzers" in r.config["unreadable"] for r in records)
+    # Nor is it a pass: the rule and CIS 1.20 are "not evaluated" where the analyzers could not be read.
+    assert _cis(org, "1.20") == compliance.NOT_EVALUATED
 
 
 def test_default_vpcs(org, owner, fake_aws):

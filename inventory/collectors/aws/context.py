@@ -14,6 +14,32 @@ from botocore.config import Config
 # Standard retry mode with more attempts; adaptive mode would share one limiter across tenants.
 SCAN_CONFIG = Config(connect_timeout=10, read_timeout=60, retries={"mode": "standard", "max_attempts": 8})
 
+# What botocore's standard mode retries that no retry will fix: an operation the endpoint does not
+# implement, and a 5xx that is not an AWS error document (no error code, only the status: an emulator's or
+# a proxy's page), which gets one more try instead of seven with backoff (seconds of sleep per call).
+NOT_IMPLEMENTED_CODES = frozenset({"NotImplemented", "NotImplementedException", "UnknownOperationException"})
+FOREIGN_5XX_ATTEMPTS = 2
+
+
+def _veto_hopeless_retry(response=None, attempts: int = 1, **kwargs: Any) -> bool | None:
+    """A ``needs-retry`` handler run before botocore's: False stops the retries, None lets it decide."""
+    if response is None:
+        return None  # no answer at all (connection error): botocore's policy
+    http, parsed = response
+    status = getattr(http, "status_code", 0) or 0
+    code = str(((parsed or {}).get("Error") or {}).get("Code") or "")
+    if status == 501 or code in NOT_IMPLEMENTED_CODES:
+        return False
+    if status >= 500 and (not code or code == str(status)) and attempts >= FOREIGN_5XX_ATTEMPTS:
+        return False
+    return None
+
+
+def limit_hopeless_retries(client: Any) -> Any:
+    """Register ``_veto_hopeless_retry`` on ``client`` (the scan's clients, and the benchmark's bare ones)."""
+    client.meta.events.register_first("needs-retry.*.*", _veto_hopeless_retry)
+    return client
+
 
 class _NoLimit:
     def acquire(self, service: str, region: str) -> None:
@@ -39,17 +65,23 @@ class AwsContext:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                made = self.session.client(service, region_name=self.api_region, config=self.config)
-                # Every API call, whoever makes it (a paginator included), is paced and counted.
+                made = limit_hopeless_retries(
+                    self.session.client(service, region_name=self.api_region, config=self.config)
+                )
+                # Every API call, whoever makes it (a paginator included), is counted once; every HTTP
+                # attempt, botocore's retries included, takes a token from the service's bucket.
                 made.meta.events.register("before-call.*.*", self._before_call)
+                prefix = made.meta.service_model.endpoint_prefix
+                made.meta.events.register("before-send.*.*", lambda **kwargs: self._before_send(prefix))
                 self._clients[service] = made
             return self._clients[service]
 
-    def _before_call(self, model=None, **kwargs: Any) -> None:
-        service = model.service_model.endpoint_prefix if model is not None else "unknown"
-        self.limiter.acquire(service, self.api_region)
+    def _before_call(self, **kwargs: Any) -> None:
         with self._lock:
             self.api_calls += 1
+
+    def _before_send(self, service: str) -> None:
+        self.limiter.acquire(service, self.api_region)
 
     def call(self, service: str, operation: str, **kwargs: Any) -> dict:
         return getattr(self.client(service), operation)(**kwargs)

@@ -25,6 +25,7 @@ from typing import Any
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from connections.providers.azure import SCAN, HttpProfile, arm_client_kwargs
+from inventory.ratelimit import AZURE_QUOTAS
 
 
 def _client_class(kind: str) -> Callable[..., Any]:
@@ -68,7 +69,13 @@ def namespace_of(url: str) -> str:
     provider in the path: the one that answers."""
     path = url.split("?", 1)[0]
     found = _NAMESPACE.findall(path + "/")
-    return found[-1] if found else "Microsoft.Resources"
+    if not found:
+        return "Microsoft.Resources"
+    # Namespaces are case-insensitive and some paths are built lowercased: one provider, one bucket.
+    return _CANONICAL_NAMESPACES.get(found[-1].lower(), found[-1])
+
+
+_CANONICAL_NAMESPACES = {name.lower(): name for name in AZURE_QUOTAS}
 
 
 class _NoLimit:

@@ -362,7 +362,13 @@
       load();
       return;
     }
-    setStatus(`Nothing named “${text}” on this map.`);
+    // Large groups carry their first names only (the download stays small): say so rather than "nothing".
+    const partial = cy.nodes("[kind = 'aggregate']").some((n) => n.data("names_total") > (n.data("names") || []).length);
+    setStatus(
+      partial
+        ? `Nothing named “${text}” among the names loaded: large groups list only their first names; expand a group to search all of it.`
+        : `Nothing named “${text}” on this map.`
+    );
   }
 
   if (searchInput) {
