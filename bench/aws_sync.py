@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of the AWS sync engine against a local moto server.
 
-    .venv/bin/python bench/aws_sync.py [--resources 10000] [--regions 4] [--keep]
+    .venv/bin/python bench/aws_sync.py [--resources 10000] [--regions 4] [--keep] [--profile N]
 
 1. starts ``moto_server`` on 127.0.0.1 (an ephemeral port; stopped at the end), with
    MOTO_EC2_LOAD_DEFAULT_AMIS=false;
@@ -16,7 +16,8 @@
    plain boto3 clients and nothing else: the "bare paginated describe calls for the same resources",
    once one after the other and once with the sync's concurrency;
 5. prints resources per second, the ratio of the sync's wall time to the bare calls' time, where the
-   time went, and peak memory.
+   time went (fetch, write, the after-sync hooks: findings evaluation), and peak memory; with
+   --profile N, the N functions that took most of this process's CPU in the unpaced sync (sampled).
 
 The sync runs twice on the same account (two connections, each a first full sync of ~10,000
 resources): with the production rate limits (at most SYNC_RATE_FRACTION of AWS's documented quotas,
@@ -27,6 +28,7 @@ overhead over the API calls. The bare calls are not paced, so the first ratio in
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import resource
 import shutil
@@ -305,6 +307,68 @@ def replay(calls: list[tuple[str, str, str, dict]], workers: int, recorder: Call
     return time.perf_counter() - started
 
 
+class StackSampler:
+    """A sampling profiler of this process's CPU: every few milliseconds, the stack of each thread, weighted
+    by the CPU time that thread used since the previous sample (its POSIX thread CPU clock), so threads
+    waiting for the network, a lock or the GIL weigh nothing. cProfile cannot do this: since Python 3.12
+    one profiler sees every thread's calls interleaved."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.total = 0.0
+        self.inclusive: dict[str, float] = defaultdict(float)
+        self.own: dict[str, float] = defaultdict(float)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="stack-sampler", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        last: dict[int, float] = {}
+        while not self.done.wait(self.interval):
+            for ident, frame in sys._current_frames().items():
+                if ident == threading.get_ident():
+                    continue
+                try:
+                    now = time.clock_gettime(time.pthread_getcpuclockid(ident))
+                except OSError:  # the thread ended meanwhile
+                    continue
+                spent, last[ident] = now - last.get(ident, now), now
+                if spent <= 0:
+                    continue
+                self.total += spent
+                self.own[self._label(frame)] += spent
+                seen = set()
+                while frame is not None:
+                    label = self._label(frame)
+                    if label not in seen:
+                        seen.add(label)
+                        self.inclusive[label] += spent
+                    frame = frame.f_back
+
+    @staticmethod
+    def _label(frame) -> str:
+        code = frame.f_code
+        path = code.co_filename
+        for marker in ("site-packages/", f"{ROOT}/", "python3.12/"):
+            if marker in path:
+                path = path.split(marker, 1)[1]
+                break
+        return f"{path}:{code.co_firstlineno}({code.co_qualname})"
+
+    def stop(self, top: int) -> str:
+        self.done.set()
+        self.thread.join()
+        lines = [f"  {self.total:.1f} s of CPU sampled; cumulative, then own:"]
+        for label, spent in sorted(self.inclusive.items(), key=lambda kv: -kv[1])[:top]:
+            lines.append(f"  {spent:6.2f} s  {label}")
+        lines.append("  own:")
+        for label, spent in sorted(self.own.items(), key=lambda kv: -kv[1])[: max(top // 2, 10)]:
+            lines.append(f"  {spent:6.2f} s  {label}")
+        return "\n".join(lines)
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
@@ -317,6 +381,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (SQLite, moto log)")
     parser.add_argument(
         "--paced-only", action="store_true", help="skip the second sync without client-side rate limits"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print the N functions with the most CPU time (cumulative) in the unpaced sync",
     )
     args = parser.parse_args()
 
@@ -331,7 +402,12 @@ def main() -> int:
                     "AWS_ACCESS_KEY_ID": "AKIABENCHEXAMPLE0000",
                     "AWS_SECRET_ACCESS_KEY": "bench-not-a-secret",
                     "AWS_DEFAULT_REGION": "us-east-1",
-                    "DEBUG": os.environ.get("DEBUG", "true"),
+                    # As production runs: with DEBUG on, Django records every query (a cost no customer pays).
+                    "DEBUG": os.environ.get("DEBUG", "false"),
+                    "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopq"),
+                    "ENCRYPTION_KEYS": os.environ.get("ENCRYPTION_KEYS")
+                    or "bench:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
+                    "ALLOWED_HOSTS": os.environ.get("ALLOWED_HOSTS", "testserver"),
                     "LOG_LEVEL": "WARNING",
                     "BILLING_ENFORCE_LIMITS": "false",  # the engine's speed, not a plan's resource limit
                 }
@@ -348,7 +424,7 @@ def main() -> int:
                 list(pool.map(seed_services, regions))
             seed_global()
             print(f"seeded {len(regions)} regions in {time.perf_counter() - started:.1f} s")
-            return run_benchmark(regions, paced_only=args.paced_only)
+            return run_benchmark(regions, paced_only=args.paced_only, profile=args.profile)
     finally:
         if args.keep:
             print(f"kept {workdir}")
@@ -356,7 +432,7 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
+def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0) -> int:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloustral.settings")
     import django
@@ -384,10 +460,12 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
             status=CloudConnection.Status.VERIFIED,
         )
 
-    def timed_sync(connection: CloudConnection, recorder: CallRecorder | None = None) -> dict:
-        """One full sync, instrumented: wall time, write time, the fetch's unit results, peak RSS."""
+    def timed_sync(connection: CloudConnection, recorder: CallRecorder | None = None, profile: int = 0) -> dict:
+        """One full sync, instrumented: wall time, write time, the fetch's unit results, peak RSS; with
+        ``profile``, the CPU profile of the fetch's worker threads (slower: for where, not how long)."""
         out: dict = {"rss_before": rss_mib(), "clients": 0, "client_seconds": 0.0}
         originals = (sync._SerializedSession.client, sync.write_inventory, sync.summarize)
+        sampler = StackSampler() if profile else None
 
         def recording_client(self, *a, **kw):
             with self._lock:  # as the original: serialized, so the sum is time on the critical path
@@ -410,26 +488,45 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
             out["fetch_result"] = fetch
             return originals[2](fetch)
 
+        def timed_hooks(*a, **kw):  # the after-sync hooks: findings evaluation, in the calling thread
+            t = time.perf_counter()
+            try:
+                return original_hooks(*a, **kw)
+            finally:
+                out["hooks"] = time.perf_counter() - t
+
+        original_hooks = sync.hooks.run_after_sync
+        sync.hooks.run_after_sync = timed_hooks
+
         sync._SerializedSession.client, sync.write_inventory, sync.summarize = recording_client, timed_write, keep_fetch
         try:
             run, _ = actions.do_start_sync(connection, enqueue=False)
             t = time.perf_counter()
+            if sampler:
+                sampler.start()
             with CpuMeter() as out["cpu"]:
                 out["run"] = sync.run_sync(run.pk)
+            if sampler:
+                out["profile"] = sampler.stop(profile)
             out["wall"] = time.perf_counter() - t
         finally:
             sync._SerializedSession.client, sync.write_inventory, sync.summarize = originals
+            sync.hooks.run_after_sync = original_hooks
         out["peak"] = peak_rss_mib()
         return out
 
     def report(label: str, result: dict, bare: float, workers: int) -> None:
         run, wall = result["run"], result["wall"]
-        write = result.get("write", 0.0)
+        write, hooks = result.get("write", 0.0), result.get("hooks", 0.0)
         fetch = result.get("fetch_result")
         print(f"\n{label}: sync run {run.pk} {run.status}, {run.completeness_percent:.1f}% complete")
         print(f"  resources               {run.resource_count:>10,}  ({len(run.counts['by_type'])} types)")
         print(f"  API calls               {run.api_calls:>10,}")
-        print(f"  sync wall time          {wall:>10.2f} s  (fetch {wall - write:.2f} s, write {write:.2f} s)")
+        print(
+            f"  sync wall time          {wall:>10.2f} s  (fetch {wall - write - hooks:.2f} s, write {write:.2f} s,"
+            f" after-sync hooks {hooks:.2f} s)"
+        )
+        print(f"  ratio without the hooks {(wall - hooks) / bare:>10.2f}   (fetch and write / bare: the engine's part)")
         print(f"  clients created         {result['clients']:>10,}  in {result['client_seconds']:.2f} s, one at a time")
         print(f"  {result['cpu']}")
         print(f"  resources per second    {run.resource_count / wall:>10,.0f}")
@@ -457,7 +554,7 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
                 account, fraction=1.0, quotas={}, default=ratelimit.Quota(1e9, 1e9)
             )
             try:
-                unpaced = timed_sync(new_connection("Unpaced"))
+                unpaced = timed_sync(new_connection("Unpaced"), profile=profile)
             finally:
                 ratelimit.limiter_for_account = original
         bare_attempts = CallRecorder()
@@ -474,6 +571,9 @@ def run_benchmark(regions: list[str], paced_only: bool = False) -> int:
         report(f"production pacing (SYNC_RATE_FRACTION={settings.SYNC_RATE_FRACTION})", paced, bare, workers)
         if unpaced:
             report("without client-side rate limits (engine overhead)", unpaced, bare, workers)
+            if unpaced.get("profile"):
+                print("\nwhere the unpaced sync spent this process's CPU (stacks sampled, weighted by thread CPU):")
+                print(unpaced["profile"])
         print(f"\npeak memory (RSS of this process) {paced['peak']:.0f} MiB after the first sync")
         print(f"  (before it: {paced['rss_before']:.0f} MiB: Django, boto3 and the seeding clients)")
         return 0

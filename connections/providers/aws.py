@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -22,6 +23,7 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
+from botocore.loaders import Loader
 
 from connections.providers.base import CheckResult, ConnectionCheckError
 from connections.regions import in_partition, partition_of_arn
@@ -81,22 +83,44 @@ def validate_access_key_id(key_id: str) -> str:
     return key_id
 
 
+class _PathsOnce(list):
+    """Search paths where appending one already there does nothing: every boto3.Session appends its own
+    data directory to its loader's paths, which would grow without end on a loader shared by all."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+# One botocore loader for the process: the service models, paginators and endpoint rules (JSON files of
+# megabytes) are read and parsed once, not again by every sync's session. It caches by file and returns
+# the same parsed data to every session, as one session's loader already does to all its clients.
+SHARED_LOADER = Loader(extra_search_paths=_PathsOnce())
+
+
+def new_session(**credentials: str) -> boto3.Session:
+    """A boto3 session (``credentials``: boto3.Session's keyword arguments) using the shared loader."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", SHARED_LOADER)
+    return boto3.Session(botocore_session=core, **credentials)
+
+
 def session_for(creds: AwsCredentials, *, config: Config = CHECK_CONFIG) -> boto3.Session:
     """A boto3 session acting in the customer's account."""
     if creds.uses_role:
-        sts = boto3.Session().client("sts", region_name=DEFAULT_REGION, config=config)
+        sts = new_session().client("sts", region_name=DEFAULT_REGION, config=config)
         answer = sts.assume_role(
             RoleArn=creds.role_arn,
             RoleSessionName=SESSION_NAME,
             ExternalId=creds.external_id,
             DurationSeconds=3600,
         )["Credentials"]
-        return boto3.Session(
+        return new_session(
             aws_access_key_id=answer["AccessKeyId"],
             aws_secret_access_key=answer["SecretAccessKey"],
             aws_session_token=answer["SessionToken"],
         )
-    return boto3.Session(aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
+    return new_session(aws_access_key_id=creds.access_key_id, aws_secret_access_key=creds.secret_access_key)
 
 
 def _error_for(exc: Exception, creds: AwsCredentials, step: str) -> ConnectionCheckError:

@@ -56,13 +56,19 @@ class AwsContext:
     provider: str = "aws"
     api_calls: int = 0
     _clients: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Two locks: creating a client waits for the session (one creation at a time across the sync), and
+    # that wait must not hold up the calls of this region's other workers, which only count.
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # creating clients
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)  # api_calls
 
     @property
     def api_region(self) -> str:
         return "us-east-1" if self.region == "global" else self.region
 
     def client(self, service: str) -> Any:
+        made = self._clients.get(service)  # a dict read is atomic: no lock once the client exists
+        if made is not None:
+            return made
         with self._lock:
             if service not in self._clients:
                 made = limit_hopeless_retries(
@@ -77,7 +83,7 @@ class AwsContext:
             return self._clients[service]
 
     def _before_call(self, **kwargs: Any) -> None:
-        with self._lock:
+        with self._count_lock:
             self.api_calls += 1
 
     def _before_send(self, service: str) -> None:
