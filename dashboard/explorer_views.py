@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -26,13 +26,12 @@ from findings import resource_search as rs
 from findings.models import Finding
 from findings.views.baselines import baseline_panel_context
 from inventory.access import get_resource_for_member
-from inventory.models import Relationship, ResourceChange
+from inventory.models import ResourceChange
 from inventory.seen import fill_last_seen
 from orgs.decorators import org_view
 from orgs.roles import Capability
 
 _C = Capability
-RELATIONSHIP_LIMIT = 200  # per direction; the rest is counted
 FINDINGS_LIMIT = 100
 CHANGES_PER_PAGE = 20
 RAW_JSON_INLINE_LIMIT = 300_000  # characters; a bigger configuration is one click away as raw.json
@@ -134,25 +133,6 @@ def explorer_export(request: HttpRequest, fmt: str) -> HttpResponse:
 # --- the resource page -----------------------------------------------------------------------------
 
 
-def _related(org, resource, *, outgoing: bool) -> tuple[list[dict], int]:
-    """(relationships, total) in one direction: at most RELATIONSHIP_LIMIT rows (the count is a second
-    query only when there are more)."""
-    here, other = ("source", "target") if outgoing else ("target", "source")
-    qs = Relationship.objects.for_org(org).filter(**{here: resource})
-    rows = list(
-        qs.order_by("kind", f"{other}__resource_type", f"{other}__name", "id").values(
-            "kind",
-            other_id=F(f"{other}_id"),
-            other_name=F(f"{other}__name"),
-            other_type=F(f"{other}__resource_type"),
-            other_native_id=F(f"{other}__native_id"),
-        )[: RELATIONSHIP_LIMIT + 1]
-    )
-    if len(rows) > RELATIONSHIP_LIMIT:
-        return rows[:RELATIONSHIP_LIMIT], qs.count()
-    return rows, len(rows)
-
-
 def _findings(org, resource) -> tuple[list[Finding], int, int]:
     """(findings: open first, then by severity; total; open) for the resource."""
     status_rank = Case(
@@ -203,8 +183,8 @@ def resource_detail(request: HttpRequest, resource_id: int) -> HttpResponse:
         return response
 
     org = request.org
-    outgoing, outgoing_total = _related(org, resource, outgoing=True)
-    incoming, incoming_total = _related(org, resource, outgoing=False)
+    outgoing, outgoing_total = rs.related_resources(org, resource, outgoing=True)
+    incoming, incoming_total = rs.related_resources(org, resource, outgoing=False)
     findings, findings_total, findings_open = _findings(org, resource)
     raw_json = json.dumps(resource.config, indent=2, sort_keys=True, ensure_ascii=False)
     tags = sorted(resource.tags.items()) if isinstance(resource.tags, dict) else []

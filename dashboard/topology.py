@@ -49,6 +49,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.urls import reverse
 
 from connections.models import CloudConnection
+from findings.exposure import Range, covers, intersect_ranges
 from findings.models import SEVERITY_ORDER, Finding
 from inventory.models import GLOBAL_REGION, Relationship, Resource
 
@@ -348,10 +349,8 @@ class _Placement:
 
 # --- Exposure ---------------------------------------------------------------------------------------
 
+
 # A port range: (protocol, from_port, to_port); protocol "all" and None ports mean every one.
-Range = tuple[str, int | None, int | None]
-
-
 def _sg_open_ranges(rules: Any) -> list[Range]:
     """AWS security group rules (fields.yaml: aws.ec2.security_group.rules) open to the world."""
     return [
@@ -380,7 +379,7 @@ def _nsg_open_ranges(rules: Any) -> list[Range]:
         priority = rule.get("priority") if rule.get("priority") is not None else 1 << 30
         if any(
             (d.get("priority") if d.get("priority") is not None else 1 << 30) < priority
-            and _covers((str(d.get("protocol") or "all"), d.get("from_port"), d.get("to_port")), allowed)
+            and covers((str(d.get("protocol") or "all"), d.get("from_port"), d.get("to_port")), allowed)
             for d in denies
         ):
             continue
@@ -388,40 +387,9 @@ def _nsg_open_ranges(rules: Any) -> list[Range]:
     return found
 
 
-def _covers(outer: Range, inner: Range) -> bool:
-    if outer[0] != "all" and outer[0] != inner[0]:
-        return False
-    if outer[1] is None:
-        return True
-    if inner[1] is None:
-        return False
-    return outer[1] <= inner[1] and (outer[2] if outer[2] is not None else outer[1]) >= (
-        inner[2] if inner[2] is not None else inner[1]
-    )
-
-
-def _intersect(a: list[Range], b: list[Range]) -> list[Range]:
-    found = []
-    for pa, la, ha in a:
-        for pb, lb, hb in b:
-            if pa != "all" and pb != "all" and pa != pb:
-                continue
-            protocol = pb if pa == "all" else pa
-            if la is None:
-                low, high = lb, hb
-            elif lb is None:
-                low, high = la, ha
-            else:
-                low, high = max(la, lb), min(ha if ha is not None else la, hb if hb is not None else lb)
-                if low > high:
-                    continue
-            found.append((protocol, low, high))
-    return found
-
-
 def _on_ports(ranges: list[Range], ports: Iterable[Any], protocol: str = "tcp") -> list[Range]:
     wanted = [(protocol, int(p), int(p)) for p in ports if isinstance(p, int) or str(p).isdigit()]
-    return _intersect(ranges, wanted)
+    return intersect_ranges(ranges, wanted)
 
 
 def format_ports(ranges: list[Range]) -> str:
@@ -527,7 +495,7 @@ class _Exposure:
                 continue
             allowed = [r for n in layers[0] for r in self.open[n]]
             for layer in layers[1:]:
-                allowed = _intersect(allowed, [r for n in layer for r in self.open[n]])
+                allowed = intersect_ranges(allowed, [r for n in layer for r in self.open[n]])
             found += allowed
         return found
 

@@ -74,20 +74,38 @@ def recount(org, findings: Iterable[tuple[int, str]], *, now: datetime | None = 
         _write_daily_counts(connection, now)
 
 
-def _suppress_rows(org, rows: list[Finding], *, user, reason: str, until, rule=None, now) -> None:
+SUPPRESSION_FIELDS = [
+    "status",
+    "suppressed_reason",
+    "suppressed_until",
+    "suppressed_by",
+    "suppressed_at",
+    "suppression_rule",
+]
+
+
+def _write_suppression(org, rows: list[Finding], values: dict, *, kind: str, user, now, note: str) -> None:
+    """Set the suppression fields of ``rows`` to ``values``, with one event of ``kind`` per finding."""
     for finding in rows:
-        finding.status = F.SUPPRESSED
-        finding.suppressed_reason = reason
-        finding.suppressed_until = until
-        finding.suppressed_by = user
-        finding.suppressed_at = now
-        finding.suppression_rule = rule
-    fields = ["status", "suppressed_reason", "suppressed_until", "suppressed_by", "suppressed_at", "suppression_rule"]
-    Finding.objects.for_org(org).bulk_update(rows, fields, batch_size=CHUNK)
+        for name, value in values.items():
+            setattr(finding, name, value)
+    Finding.objects.for_org(org).bulk_update(rows, SUPPRESSION_FIELDS, batch_size=CHUNK)
     FindingEvent.objects.bulk_create(
-        [FindingEvent(org=org, finding=f, kind=E.SUPPRESSED, actor=user, at=now, note=reason) for f in rows],
+        [FindingEvent(org=org, finding=f, kind=kind, actor=user, at=now, note=note) for f in rows],
         batch_size=2000,
     )
+
+
+def _suppress_rows(org, rows: list[Finding], *, user, reason: str, until, rule=None, now) -> None:
+    values = {
+        "status": F.SUPPRESSED,
+        "suppressed_reason": reason,
+        "suppressed_until": until,
+        "suppressed_by": user,
+        "suppressed_at": now,
+        "suppression_rule": rule,
+    }
+    _write_suppression(org, rows, values, kind=E.SUPPRESSED, user=user, now=now, note=reason)
 
 
 def do_bulk_suppress(org, findings: QuerySet[Finding], *, user, reason: str, until=None, request=None) -> int:
@@ -116,19 +134,8 @@ def do_bulk_suppress(org, findings: QuerySet[Finding], *, user, reason: str, unt
 
 
 def _reopen_rows(org, rows: list[Finding], *, user, now, note: str = "") -> None:
-    for finding in rows:
-        finding.status = F.OPEN
-        finding.suppressed_reason = ""
-        finding.suppressed_until = None
-        finding.suppressed_by = None
-        finding.suppressed_at = None
-        finding.suppression_rule = None
-    fields = ["status", "suppressed_reason", "suppressed_until", "suppressed_by", "suppressed_at", "suppression_rule"]
-    Finding.objects.for_org(org).bulk_update(rows, fields, batch_size=CHUNK)
-    FindingEvent.objects.bulk_create(
-        [FindingEvent(org=org, finding=f, kind=E.UNSUPPRESSED, actor=user, at=now, note=note) for f in rows],
-        batch_size=2000,
-    )
+    values = dict.fromkeys(SUPPRESSION_FIELDS[1:]) | {"status": F.OPEN, "suppressed_reason": ""}
+    _write_suppression(org, rows, values, kind=E.UNSUPPRESSED, user=user, now=now, note=note)
 
 
 def do_bulk_unsuppress(org, findings: QuerySet[Finding], *, user, request=None) -> int:

@@ -186,11 +186,12 @@ def nsg_world_rules(nsg: Mapping[str, Any]) -> list[dict]:
         r
         for r in inbound
         if r.get("access") == "allow"
-        and not any(_priority(d) < _priority(r) and _covers(_range(d), _range(r)) for d in denies)
+        and not any(_priority(d) < _priority(r) and covers(_range(d), _range(r)) for d in denies)
     ]
 
 
-def _covers(outer: Range, inner: Range) -> bool:
+def covers(outer: Range, inner: Range) -> bool:
+    """Whether port range ``outer`` (protocol, low, high; low None = every port) includes ``inner``."""
     if outer[0] != "all" and outer[0] != inner[0]:
         return False
     if outer[1] is None:
@@ -469,7 +470,7 @@ def _azure_nic_path(g: ExposureGraph, vm: Mapping, nic: Mapping, ips: list[Mappi
         if not rules:
             return None, f"NSG {_name(nsg)} (on {on}) allows no inbound traffic from the Internet"
         ranges = [_range(r) for r in rules]
-        allowed = ranges if allowed is None else _intersect(allowed, ranges)
+        allowed = ranges if allowed is None else intersect_ranges(allowed, ranges)
         if not allowed:
             return None, f"NSG {_name(nsg)} (on {on}) blocks the ports the other NSG opens"
         where = " and ".join("subnet" if h["resource_type"] == AZ_SUBNET else "NIC" for h in holders)
@@ -477,7 +478,8 @@ def _azure_nic_path(g: ExposureGraph, vm: Mapping, nic: Mapping, ips: list[Mappi
     return Exposure(EXPOSED, [*start, *steps, *last], ports=_ports_text(allowed or [], None)), ""
 
 
-def _intersect(a: list[Range], b: list[Range]) -> list[Range]:
+def intersect_ranges(a: list[Range], b: list[Range]) -> list[Range]:
+    """The port ranges both lists admit (what two layers of rules in a row let through)."""
     found = []
     for pa, la, ha in a:
         for pb, lb, hb in b:

@@ -33,7 +33,7 @@ from django.utils.dateparse import parse_datetime
 
 from connections.models import CloudConnection
 from findings.models import Finding, Severity
-from inventory.models import Resource
+from inventory.models import Relationship, Resource
 from inventory.stats import grouped_counts
 
 PAGE_SIZE = 50
@@ -525,3 +525,28 @@ def open_findings_by_resource(org, resource_ids: Iterable[int]) -> dict[int, Fin
         present = tuple((s, row[s]) for s in severities if row[s])
         badges[row["resource_id"]] = FindingsBadge(row["total"], present[0][0] if present else "info", present)
     return badges
+
+
+# --- A resource's relationships (the resource page and the API) ------------------------------------
+
+RELATIONSHIP_LIMIT = 200  # per direction; the rest is counted
+
+
+def related_resources(org, resource, *, outgoing: bool) -> tuple[list[dict], int]:
+    """(relationships, total) in one direction, each row ``kind, resource_id, name, resource_type,
+    native_id`` of the resource at the other end: at most RELATIONSHIP_LIMIT rows (the count is a second
+    query only when there are more)."""
+    here, other = ("source", "target") if outgoing else ("target", "source")
+    qs = Relationship.objects.for_org(org).filter(**{here: resource})
+    rows = list(
+        qs.order_by("kind", f"{other}__resource_type", f"{other}__name", "id").values(
+            "kind",
+            resource_id=F(f"{other}_id"),
+            name=F(f"{other}__name"),
+            resource_type=F(f"{other}__resource_type"),
+            native_id=F(f"{other}__native_id"),
+        )[: RELATIONSHIP_LIMIT + 1]
+    )
+    if len(rows) > RELATIONSHIP_LIMIT:
+        return rows[:RELATIONSHIP_LIMIT], qs.count()
+    return rows, len(rows)

@@ -19,7 +19,7 @@ from findings.models import Finding
 from findings.queries import severity_rank
 from inventory import actions as inventory_actions
 from inventory.access import get_resource_for_member, get_sync_run_for_member
-from inventory.models import Relationship, ResourceChange, SyncRun
+from inventory.models import ResourceChange, SyncRun
 from inventory.seen import fill_last_seen
 from orgs.roles import Capability
 
@@ -27,7 +27,6 @@ C = Capability
 CONNECTIONS = Keyset("connections", ("name", "id"), ("str", "int"))
 SCANS = Keyset("scans", ("-created_at", "-id"), ("time", "int"))
 CHANGES = Keyset("changes", ("-created_at", "-id"), ("time", "int"))
-RELATIONSHIP_LIMIT = 200
 CHANGES_LIMIT = 50
 FINDINGS_LIMIT = 100
 LIMIT = OpenApiParameter("limit", int, description="Rows per page, 1-200 (default 50).")
@@ -368,23 +367,6 @@ class ResourceList(ApiView):
         return Response(ser.ResourcePageSerializer(data).data)
 
 
-def _related(org, resource, *, outgoing: bool) -> tuple[list[dict], int]:
-    here, other = ("source", "target") if outgoing else ("target", "source")
-    qs = Relationship.objects.for_org(org).filter(**{here: resource})
-    rows = list(
-        qs.order_by("kind", f"{other}__resource_type", f"{other}__name", "id").values(
-            "kind",
-            resource_id=F(f"{other}_id"),
-            name=F(f"{other}__name"),
-            resource_type=F(f"{other}__resource_type"),
-            native_id=F(f"{other}__native_id"),
-        )[: RELATIONSHIP_LIMIT + 1]
-    )
-    if len(rows) > RELATIONSHIP_LIMIT:
-        return rows[:RELATIONSHIP_LIMIT], qs.count()
-    return rows, len(rows)
-
-
 class ResourceDetail(ApiView):
     @extend_schema(
         operation_id="resources_retrieve",
@@ -409,8 +391,8 @@ class ResourceDetail(ApiView):
         org = self.org
         resource = get_resource_for_member(request, resource_id)
         badge = rs.open_findings_by_resource(org, [resource.pk]).get(resource.pk)
-        outgoing, outgoing_total = _related(org, resource, outgoing=True)
-        incoming, incoming_total = _related(org, resource, outgoing=False)
+        outgoing, outgoing_total = rs.related_resources(org, resource, outgoing=True)
+        incoming, incoming_total = rs.related_resources(org, resource, outgoing=False)
         changes_qs = ResourceChange.objects.for_org(org).filter(resource=resource)
         changes = list(changes_qs.values("id", "kind", "created_at", "diff", scan_id=F("sync_run_id"))[:CHANGES_LIMIT])
         changes_total = len(changes) if len(changes) < CHANGES_LIMIT else changes_qs.count()

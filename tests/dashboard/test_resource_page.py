@@ -132,9 +132,9 @@ def test_relationships_in_both_directions_are_links(client_for, member, org, res
 
 
 def test_relationships_are_bounded_with_a_count_of_the_rest(client_for, member, org, resource, conn, monkeypatch):
-    from dashboard import explorer_views
+    from findings import resource_search
 
-    monkeypatch.setattr(explorer_views, "RELATIONSHIP_LIMIT", 10)
+    monkeypatch.setattr(resource_search, "RELATIONSHIP_LIMIT", 10)
     targets = Resource.objects.bulk_create(
         [
             Resource(org=org, connection=conn, provider="aws", resource_type="aws.ec2.volume", native_id=f"v-{i}")
