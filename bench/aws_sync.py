@@ -16,8 +16,9 @@
    plain boto3 clients and nothing else: the "bare paginated describe calls for the same resources",
    once one after the other and once with the sync's concurrency;
 5. prints resources per second, the ratio of the sync's wall time to the bare calls' time, where the
-   time went (fetch, write, the after-sync hooks: findings evaluation), and peak memory; with
-   --profile N, the N functions that took most of this process's CPU in the unpaced sync (sampled).
+   time went (fetch, write, each after-sync hook: findings evaluation, map cache...), and peak memory;
+   with --profile N, the N functions that took most of this process's CPU in the unpaced sync (sampled).
+   With --keep, the database keeps the benchmark's organization and its synced inventory.
 
 The sync runs twice on the same account (two connections, each a first full sync of ~10,000
 resources): with the production rate limits (at most SYNC_RATE_FRACTION of AWS's documented quotas,
@@ -378,7 +379,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resources", type=int, default=10_000, help="about how many resources to seed")
     parser.add_argument("--regions", type=int, default=4, choices=range(1, len(ALL_REGIONS) + 1))
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (SQLite, moto log)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary directory (SQLite, moto log) and the organization with its inventory",
+    )
     parser.add_argument(
         "--paced-only", action="store_true", help="skip the second sync without client-side rate limits"
     )
@@ -424,7 +429,7 @@ def main() -> int:
                 list(pool.map(seed_services, regions))
             seed_global()
             print(f"seeded {len(regions)} regions in {time.perf_counter() - started:.1f} s")
-            return run_benchmark(regions, paced_only=args.paced_only, profile=args.profile)
+            return run_benchmark(regions, paced_only=args.paced_only, profile=args.profile, keep=args.keep)
     finally:
         if args.keep:
             print(f"kept {workdir}")
@@ -432,7 +437,7 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0) -> int:
+def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0, keep: bool = False) -> int:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cloustral.settings")
     import django
@@ -495,8 +500,20 @@ def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0
             finally:
                 out["hooks"] = time.perf_counter() - t
 
-        original_hooks = sync.hooks.run_after_sync
+        def timed_hook(hook):  # each hook's share (findings evaluation, map cache, automations...)
+            def timed(*a, **kw):
+                t = time.perf_counter()
+                try:
+                    return hook(*a, **kw)
+                finally:
+                    out["by_hook"][f"{hook.__module__}.{hook.__name__}"] = time.perf_counter() - t
+
+            return timed
+
+        original_hooks, registered = sync.hooks.run_after_sync, list(sync.hooks.after_sync)
         sync.hooks.run_after_sync = timed_hooks
+        out["by_hook"] = {}
+        sync.hooks.after_sync[:] = [timed_hook(hook) for hook in registered]
 
         sync._SerializedSession.client, sync.write_inventory, sync.summarize = recording_client, timed_write, keep_fetch
         try:
@@ -512,6 +529,7 @@ def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0
         finally:
             sync._SerializedSession.client, sync.write_inventory, sync.summarize = originals
             sync.hooks.run_after_sync = original_hooks
+            sync.hooks.after_sync[:] = registered
         out["peak"] = peak_rss_mib()
         return out
 
@@ -527,6 +545,8 @@ def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0
             f" after-sync hooks {hooks:.2f} s)"
         )
         print(f"  ratio without the hooks {(wall - hooks) / bare:>10.2f}   (fetch and write / bare: the engine's part)")
+        by_hook = sorted(result["by_hook"].items(), key=lambda item: -item[1])
+        print("  after-sync hooks        " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in by_hook))
         print(f"  clients created         {result['clients']:>10,}  in {result['client_seconds']:.2f} s, one at a time")
         print(f"  {result['cpu']}")
         print(f"  resources per second    {run.resource_count / wall:>10,.0f}")
@@ -578,8 +598,11 @@ def run_benchmark(regions: list[str], paced_only: bool = False, profile: int = 0
         print(f"  (before it: {paced['rss_before']:.0f} MiB: Django, boto3 and the seeding clients)")
         return 0
     finally:
-        with django.db.transaction.atomic():
-            org.delete()
+        if keep:  # the synced inventory stays, to rerun an evaluation on it
+            print(f"kept organization {org.pk} ({org.slug})")
+        else:
+            with django.db.transaction.atomic():
+                org.delete()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from cloustral.csvsafe import neutralize_cell
 from dashboard.config_tones import bool_tone
@@ -57,6 +59,58 @@ def row_display(row: Any, url_template: str) -> None:
         setattr(row, f"{name}_iso", local.isoformat())
         setattr(row, f"{name}_full", f"{local:%Y-%m-%d %H:%M:%S} {local.tzname() or ''}".rstrip())
         setattr(row, f"{name}_short", f"{local:%Y-%m-%d %H:%M}" if name == "last_seen" else f"{local:%Y-%m-%d}")
+
+
+def row_html(row: Any) -> str:
+    """An explorer row's table row, built once in Python after ``row_display`` (and the row's
+    ``badge``, ``tag_list`` and ``more_tags``): fifty rows of template lookups were most of the page's
+    time. Every value is escaped by ``format_html``."""
+    name = format_html(
+        '<a href="{}">{}</a>{}',
+        row.url,
+        row.name or row.native_id,
+        format_html('<span class="ex-native" title="{}">{}</span>', row.native_id, row.native_id) if row.name else "",
+    )
+    tags = format_html_join(
+        "",
+        '<span class="ex-tag" title="{}={}"><span class="ex-tag-k">{}</span>{}</span>',
+        ((k, v, k, format_html('<span class="ex-tag-v">{}</span>', v) if v else "") for k, v in row.tag_list),
+    ) or mark_safe('<span class="ex-muted">—</span>')
+    if row.more_tags:
+        tags = format_html('{}<span class="ex-muted">+{}</span>', tags, row.more_tags)
+    badge = row.badge
+    findings = (
+        format_html(
+            '<span class="ex-sev ex-sev-{}" title="{}" data-testid="findings-badge">{}</span>',
+            badge.worst,
+            badge.title,
+            badge.total,
+        )
+        if badge
+        else mark_safe('<span class="ex-muted">0</span>')
+    )
+    return format_html(
+        '<tr data-testid="resource-row"><td class="ex-name">{}</td>'
+        '<td><span class="ex-type"><span class="ex-provider ex-provider-{}">{}</span> {}</span></td>'
+        '<td class="ex-nowrap">{}</td><td class="ex-conn">{}</td><td class="ex-tags">{}</td>'
+        '<td class="ex-num">{}</td>'
+        '<td class="ex-time"><time datetime="{}" title="Last seen {}">{}</time> '
+        '<span class="ex-first">first <time datetime="{}" title="First seen {}">{}</time></span></td></tr>',
+        name,
+        row.provider,
+        row.provider,
+        row.resource_type,
+        row.region or "—",
+        row.connection.name,
+        tags,
+        findings,
+        row.last_seen_iso,
+        row.last_seen_full,
+        row.last_seen_short,
+        row.first_seen_iso,
+        row.first_seen_full,
+        row.first_seen_short,
+    )
 
 
 def resource_url_template(org) -> str:

@@ -80,12 +80,13 @@ def explorer(request: HttpRequest) -> HttpResponse:
         matching.select_related("connection").only(*ROW_FIELDS), filters.sort, filters.cursor
     )
     known = ex.count_from_groups(org, filters)
+    count, more, count_later = 0, False, False
     if not filters.cursor and next_cursor is None:
-        count, more = len(rows), False  # the whole set is on this page: no need to count
+        count = len(rows)  # the whole set is on this page: no need to count
     elif known is not None:
-        count, more = known, False  # the cached group counts answer it
+        count = known  # the cached group counts answer it
     else:
-        count, more = rs.bounded_count(matching)
+        count_later = True  # counted by its own request (explorer_count), after the rows are shown
     badges = rs.open_findings_by_resource(org, [r.pk for r in rows])
     fill_last_seen(rows, org.pk)  # a sync rewrites only changed rows (inventory/seen.py)
     url_template = ex.resource_url_template(org)
@@ -93,6 +94,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
         r.badge = badges.get(r.pk)
         r.tag_list, r.more_tags = ex.tag_preview(r.tags, limit=2)
         ex.row_display(r, url_template)
+        r.html = ex.row_html(r)
 
     context = {
         "filters": filters,
@@ -103,6 +105,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "first_query": filters.query() if prev_cursor else None,
         "count_label": _count_label(count, more),
         "count": count,
+        "count_later": count_later,
         "total_label": f"{facets.total:,}",
         "sort_links": filters.sort_links(),
         "chips": filters.chips(facets),
@@ -113,6 +116,18 @@ def explorer(request: HttpRequest) -> HttpResponse:
     response = render(request, "dashboard/_explorer_results.html" if partial else "dashboard/explorer.html", context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
+
+
+@org_view(_C.VIEW)
+def explorer_count(request: HttpRequest) -> HttpResponse:
+    """How many resources the explorer's filters match, when neither the page nor the cached group
+    counts say (tags, text, findings): up to rs.COUNT_LIMIT, fetched by the results once shown, so the
+    rows never wait for a count of thousands."""
+    filters = rs.parse_filters(request.GET)
+    rs.known_values_only(filters, rs.explorer_facets(request.org))
+    count, more = rs.bounded_count(rs.filtered_resources(request.org, filters))
+    context = {"filters": filters, "count": count, "count_label": _count_label(count, more)}
+    return render(request, "dashboard/_explorer_count.html", context)
 
 
 @org_view(_C.VIEW)
@@ -226,6 +241,7 @@ ORG = "o/<slug:org_slug>/"
 urlpatterns = [
     path(f"{ORG}inventory/", explorer, name="explorer"),
     path(f"{ORG}inventory/export.<str:fmt>/", explorer_export, name="explorer_export"),
+    path(f"{ORG}inventory/count/", explorer_count, name="explorer_count"),
     path(f"{ORG}resources/<int:resource_id>/", resource_detail, name="resource"),
     path(f"{ORG}resources/<int:resource_id>/raw.json/", resource_json, name="resource_json"),
 ]

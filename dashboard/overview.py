@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -34,10 +35,11 @@ from connections.models import CloudConnection
 from findings.models import Category, DailyFindingCount, Severity
 from findings.queries import counts_by_severity_category
 from inventory.models import GLOBAL_REGION, DailyCount, ResourceChange, SyncRun
-from inventory.stats import grouped_counts
+from inventory.stats import grouped_counts, inventory_stamp
 
 TOP_N = 8  # rows of a breakdown before the rest is folded into "Other"
 TREND_DAYS = 30
+HISTORY_CACHE_SECONDS = 6 * 3600
 RECENT_CHANGES = 15
 CHANGED_PATHS_SHOWN = 4
 
@@ -515,8 +517,8 @@ def overview(org, *, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> O
     """Everything the dashboard shows, and the organization's stage.
 
     Queries: at most two for an organization with no scanned connection (its connections and their
-    last runs); ten once scanned (connections 2, resources 1, findings 1, changes 1, scan days 1,
-    each trend 2), whatever the number of resources, findings or days.
+    last runs); five once scanned and cached (connections 2, resources 1, findings 1, history 1), and
+    eleven with an empty cache, whatever the number of resources, findings or days.
     """
     statuses = connection_status(org)
     if not statuses:
@@ -529,18 +531,47 @@ def overview(org, *, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> O
     for status in statuses:
         status.resources = resources.per_connection.get(status.connection.pk, 0)
         status.open_findings = findings.per_connection.get(status.connection.pk, 0)
-    window = _window(days)
-    scanned_on = scan_days(org, window[0])
-    res_trend = resource_trend(org, days, scanned_on=scanned_on)
+    res_trend, find_trend, recent = history(org, days, changes)
     res_trend.set_today({"total": resources.total})
-    find_trend = finding_trend(org, days, scanned_on=scanned_on)
     find_trend.set_today({b.key: b.count for b in findings.by_severity})
     return Overview(
         STAGE_READY,
         statuses,
         resources=resources,
         findings=findings,
-        changes=recent_changes(org, changes),
+        changes=recent,
         resource_trend=res_trend,
         finding_trend=find_trend,
     )
+
+
+def history_stamp(org) -> str:
+    """What would change if the trends or the recent changes did (one query): the inventory's stamp, and
+    the newest daily counts and change (a sync or an evaluation writes them, a suppression rewrites
+    today's counts)."""
+    newest = {
+        "daily": DailyCount.objects.for_org(org).order_by("-id").values("id")[:1],
+        "finding_daily": DailyFindingCount.objects.for_org(org).order_by("-id").values("id")[:1],
+        "change": ResourceChange.objects.for_org(org).order_by("-id").values("id")[:1],
+    }
+    return inventory_stamp(org, **newest)
+
+
+def history(org, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> tuple[Trend, Trend, list[Change]]:
+    """(resource trend, finding trend, recent changes), cached until one of them changes or the day does:
+    they only move when a sync or an evaluation writes, while the dashboard is read all day.
+
+    Queries: one when cached (the stamp), seven when not.
+    """
+    window = _window(days)
+    key = f"dashboard:history:v1:{org.pk}:{window[0]}:{days}:{changes}:{history_stamp(org)}"
+    cached = cache.get(key)
+    if cached is None:
+        scanned_on = scan_days(org, window[0])
+        cached = (
+            resource_trend(org, days, scanned_on=scanned_on),
+            finding_trend(org, days, scanned_on=scanned_on),
+            recent_changes(org, changes),
+        )
+        cache.set(key, cached, HISTORY_CACHE_SECONDS)
+    return cached

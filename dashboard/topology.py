@@ -31,6 +31,11 @@ Cytoscape's ``elements`` JSON:
   deterministic), so the page renders with Cytoscape's ``preset`` layout in milliseconds whatever the
   size.
 
+- **Overview**: a scope with no region and more resources to map than the page draws one by one
+  (``dashboard.map_cache.FIRST_VIEW_MAX``) is ``build_overview``: a group per (connection, region) with one
+  aggregate per type, counted in SQL (the inventory's cached group counts, the open findings grouped),
+  reading no resource row; clicking an aggregate draws its region.
+
 Queries: a fixed handful whatever the data size (the network's placement if one is asked for, the
 resources as ``values()``, their relationships, open findings grouped by resource, the connections'
 names, and a count when the load cap cuts the scope). Nothing is queried per node.
@@ -650,9 +655,7 @@ def build_topology(
     ):
         count, severity = findings.get(row["resource_id"], (0, None))
         findings[row["resource_id"]] = (count + row["n"], _severity_max(severity, row["severity"]))
-    names = dict(
-        CloudConnection.objects.for_org(org).filter(pk__in={r.conn for r in records.values()}).values_list("id", "name")
-    )
+    names = _connection_names(org, {r.conn for r in records.values()}) if connection_id is None else {}
     return _Builder(org, records, graph, placement, exposure, findings, names).build(
         shown_types=shown_types,
         network=network,
@@ -661,6 +664,151 @@ def build_topology(
         total_cut=total_cut,
         show_empty=show_empty or network is not None,
     )
+
+
+# --- Overview: a large scope without a region --------------------------------------------------------
+
+
+def build_overview(
+    org,
+    counts: Iterable[tuple[int, str, str, str, int]],
+    *,
+    connection: CloudConnection | int | None = None,
+    types: Iterable[str] | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> Topology:
+    """The map of a scope too large to draw resource by resource (a large organization or connection
+    with no region chosen): each (connection, region) a group holding one aggregate per shown type, with
+    its open findings' count and highest severity. Built from ``counts`` (``inventory.stats.grouped_counts``
+    rows, cached until the inventory changes) and one GROUP BY of the open findings: no resource row,
+    relationship or configuration is read, so its cost does not grow with the inventory. Networks,
+    exposure and relationships are drawn once a region is chosen (clicking an aggregate does that)."""
+    shown_types = DEFAULT_TYPES if types is None else parse_types(types) or DEFAULT_TYPES
+    connection_id = getattr(connection, "pk", connection)
+    per_group, type_counts = _overview_counts(counts, connection_id, shown_types)
+    findings = _overview_findings(org, connection_id, shown_types)
+    names = _connection_names(org, {c for c, _r, _t in per_group})
+    regions = sorted({(c, r) for c, r, _t in per_group}, key=lambda cr: (names.get(cr[0], ""), cr[0], cr[1]))
+    several = len({c for c, _r in regions}) > 1
+    children: dict[str, list[str]] = defaultdict(list)
+    kept_regions, leaves, shown = [], [], 0
+    for conn_id, region in regions:
+        gid = f"region:{conn_id}:{region}"
+        kinds = sorted((t for c, r, t in per_group if (c, r) == (conn_id, region)), key=TYPE_ORDER.__getitem__)
+        if len(kept_regions) + len(leaves) + 1 + len(kinds) > limit:
+            break
+        kept_regions.append((gid, conn_id, region))
+        for rtype in kinds:
+            agg_id = f"agg:{gid}:{rtype}"
+            children[gid].append(agg_id)
+            leaves.append((agg_id, gid, conn_id, region, rtype))
+            shown += per_group[(conn_id, region, rtype)]
+    positions = _layout(children, [gid for gid, _c, _r in kept_regions])
+    total = sum(per_group.values())
+    topology = Topology(total=total, shown=shown, truncated=shown < total)
+    for gid, conn_id, region in kept_regions:
+        label = region + (f" · {names.get(conn_id, '')}" if several else "")
+        data = {"id": gid, "label": label, "kind": "region", "region": region}
+        topology.nodes.append({"data": data, "classes": "region"})
+    for agg_id, gid, conn_id, region, rtype in leaves:
+        topology.nodes.append(
+            _overview_aggregate(agg_id, gid, region, rtype, per_group[(conn_id, region, rtype)], positions)
+        )
+        # Clicking it opens the map of its connection and region (the page's selectors follow the URL).
+        topology.nodes[-1]["data"]["scope"] = {"connection": str(conn_id), "region": region}
+        count, severity = findings.get((conn_id, region, rtype), (0, None))
+        if count:
+            data = topology.nodes[-1]["data"]
+            data["findings"], data["severity"] = count, severity
+            topology.nodes[-1]["classes"] += f" sev-{severity}"
+    topology.types = _Builder._types_legend(type_counts, shown_types)
+    distinct = len({r for _c, r in regions})
+    where = f"{distinct} region{'s' if distinct != 1 else ''}"
+    topology.message = (
+        f"Overview of {total:,} resources in {where}: click a group or choose a region to see its networks, "
+        "exposure and relationships."
+        if not topology.truncated
+        else f"Showing {shown:,} of {total:,} resources: narrow the map by connection, region or VPC/VNet."
+    )
+    topology.stats = {
+        "resources": total,
+        "shown": shown,
+        "exposed": 0,
+        "nodes_before_aggregation": len(kept_regions) + shown,
+        "nodes": len(topology.nodes),
+        "elements": len(topology.nodes),
+        "edges": 0,
+        "aggregates": len(leaves),
+        "aggregate_over": 0,
+        "hidden_networks": 0,
+        "overview": True,
+    }
+    return topology
+
+
+def _overview_counts(counts, connection_id: int | None, shown_types) -> tuple[dict[tuple[int, str, str], int], dict]:
+    """((connection, region, type) → resources of the shown types; type → resources of every map type)."""
+    per_group: dict[tuple[int, str, str], int] = defaultdict(int)
+    type_counts: dict[str, int] = defaultdict(int)
+    for conn_id, _provider, rtype, region, n in counts:
+        if rtype not in MAP_TYPES or region == GLOBAL_REGION or connection_id not in (None, conn_id):
+            continue
+        type_counts[rtype] += n
+        if rtype in shown_types:
+            per_group[(conn_id, region, rtype)] += n
+    return per_group, type_counts
+
+
+def _overview_findings(org, connection_id: int | None, shown_types) -> dict[tuple[int, str, str], tuple[int, str]]:
+    """(connection, region, type) → (open findings on its resources, the highest severity): one GROUP BY."""
+    query = Finding.objects.for_org(org).filter(
+        status=Finding.Status.OPEN, resource_id__isnull=False, resource_type__in=sorted(shown_types)
+    )
+    if connection_id is not None:
+        query = query.filter(connection_id=connection_id)
+    found: dict[tuple[int, str, str], tuple[int, str]] = {}
+    rows = query.values_list("connection_id", "region", "resource_type", "severity").annotate(n=Count("id")).order_by()
+    for conn_id, region, rtype, severity, n in rows:
+        count, worst = found.get((conn_id, region, rtype), (0, None))
+        found[(conn_id, region, rtype)] = (count + n, _severity_max(worst, severity))
+    return found
+
+
+def _overview_aggregate(agg_id: str, parent: str, region: str, rtype: str, count: int, positions) -> dict:
+    """One type's resources in one region. No member names (none are read): the page's search says so."""
+    info = MAP_TYPES[rtype]
+    data = {
+        "id": agg_id,
+        "label": f"{count:,} × {info.label}",
+        "kind": "aggregate",
+        "rtype": rtype,
+        "family": info.family,
+        "parent": parent,
+        "region": region,
+        "count": count,
+        "names": [],
+        "names_total": count,
+    }
+    node = {"data": data, "classes": f"aggregate {info.family}"}
+    if agg_id in positions:
+        node["position"] = _xy(positions[agg_id])
+    return node
+
+
+def _connection_names(org, ids: set[int]) -> dict[int, str]:
+    """Connection id → name, for the region groups' labels when the map shows several connections (a map
+    of one connection never needs them)."""
+    if not ids:
+        return {}
+    return dict(CloudConnection.objects.for_org(org).filter(pk__in=ids).values_list("id", "name"))
+
+
+def overview_region(expand_id: str) -> tuple[int, str] | None:
+    """(connection id, region) of an overview aggregate's id ("agg:region:<connection>:<region>:<type>")."""
+    parts = expand_id.split(":")
+    if len(parts) == 5 and parts[1] == "region" and parts[2].isdigit() and valid_region(parts[3]):
+        return int(parts[2]), parts[3]
+    return None
 
 
 class _Builder:

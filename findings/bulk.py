@@ -63,7 +63,7 @@ def _validate(reason: str, until: datetime | None) -> str:
 
 def recount(org, findings: Iterable[tuple[int, str]], *, now: datetime | None = None) -> None:
     """Recompute what the pages count for the (connection, rule) pairs touched: compliance verdicts from
-    ``queries.open_counts`` and today's point of the trend charts."""
+    ``queries.open_counts``, the open tallies and today's point of the trend charts."""
     from connections.models import CloudConnection
     from findings.lifecycle import _write_daily_counts
 
@@ -71,7 +71,7 @@ def recount(org, findings: Iterable[tuple[int, str]], *, now: datetime | None = 
     queries.refresh_rule_statuses(org, pairs)
     now = now or timezone.now()
     for connection in CloudConnection.objects.for_org(org).filter(pk__in={c for c, _ in pairs}):
-        _write_daily_counts(connection, now)
+        _write_daily_counts(connection, now, {r for c, r in pairs if c == connection.pk})
 
 
 SUPPRESSION_FIELDS = [

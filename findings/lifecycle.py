@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +43,7 @@ from findings.rules.language import RECORD_FIELDS
 from findings.sources import BASELINE_RULE_ID, BASELINE_TITLE, OrgRule, baseline_drift, org_rules
 from inventory.coverage import last_coverage, last_run, scope_region
 from inventory.models import Relationship, Resource
+from inventory.sync import insert_rows as write_rows
 
 logger = logging.getLogger(__name__)
 F = Finding.Status
@@ -221,9 +222,10 @@ def _apply(connection, now, index, matches, metas, evaluated, summary, targets=N
     the connection's last evaluation: ``RuleStatus.evaluated_at``)."""
     org_id = connection.org_id
     existing: dict[tuple[str, str], _Row] = {(f.rule_id, f.native_id): f for f in _candidates(connection, targets)}
-    to_create: list[Finding] = []
+    # New findings as value rows (a first evaluation creates thousands: no model instance for each).
+    to_create: list[tuple] = []
     to_update: list[Finding] = []  # rows whose state changed
-    events: list[tuple[Finding, str, str]] = []  # (finding, kind, note)
+    events: list[tuple[Finding | int, str, str]] = []  # (finding, or its position in to_create; kind, note)
     seen: set[tuple[str, str]] = set()
 
     for rule_id, matched in matches.items():
@@ -234,15 +236,9 @@ def _apply(connection, now, index, matches, metas, evaluated, summary, targets=N
             seen.add(key)
             row = existing.get(key)
             if row is None:
-                finding = Finding(
-                    org_id=org_id,
-                    connection=connection,
-                    rule_id=rule_id,
-                    first_seen=now,
-                )
-                _copy(finding, rec, meta, usd, detail, now)
-                to_create.append(finding)
-                events.append((finding, E.OPENED, ""))
+                events.append((len(to_create), E.OPENED, ""))
+                identity = (org_id, connection.pk, rule_id, rec["native_id"], now, now)
+                to_create.append((*identity, *_NEW_STATE, *_copied(rec, meta, usd, detail)))
                 summary.opened += 1
                 continue
             expired = row.status == F.SUPPRESSED and row.suppressed_until and row.suppressed_until <= now
@@ -291,16 +287,60 @@ def _apply(connection, now, index, matches, metas, evaluated, summary, targets=N
         events.append((finding, E.RESOLVED, note))
         summary.resolved += 1
 
-    Finding.objects.bulk_create(to_create, batch_size=1000)
+    created = insert_rows(Finding, _NEW_FIELDS, to_create, returning=True)
     _update_findings(org_id, to_update)
-    FindingEvent.objects.bulk_create(
-        [FindingEvent(org_id=org_id, finding=f, kind=kind, at=now, note=note) for f, kind, note in events],
-        batch_size=2000,
+    insert_rows(
+        FindingEvent,
+        ("org", "finding", "kind", "at", "note"),
+        [(org_id, created[f] if type(f) is int else f.pk, kind, now, note) for f, kind, note in events],
     )
     summary.open_total = Finding.objects.for_org(org_id).filter(connection=connection, status=F.OPEN).count()
 
 
 UPDATE_CHUNK = 2000
+_EMPTY_DICT = object()
+# Field types whose Python value is already what the database driver takes (no preparation).
+_AS_IS = frozenset(
+    {"CharField", "TextField", "ForeignKey", "IntegerField", "PositiveIntegerField", "BigIntegerField", "BooleanField"}
+)
+
+
+def insert_rows(model, names: Sequence[str], rows: list[tuple], *, returning: bool = False) -> list[Any]:
+    """INSERT ``rows`` (value tuples in ``names`` order, as the model's attributes would hold them) without
+    a model instance per row: the values are prepared column by column as bulk_create prepares them, then
+    written by the one bulk writer, ``inventory.sync.insert_rows`` (COPY on PostgreSQL). Returns the new
+    primary keys in row order when ``returning``."""
+    if not rows:
+        return []
+    fields = [model._meta.get_field(name) for name in names]
+    columns = [_prepared(field, values) for field, values in zip(fields, zip(*rows, strict=True), strict=True)]
+    keys = (model._meta.pk.column,) if returning else ()
+    written = write_rows(model, tuple(f.column for f in fields), zip(*columns, strict=True), returning=keys)
+    return [row[0] for row in written]
+
+
+def _prepared(field, values: tuple) -> tuple:
+    """A column's values as bulk_create hands them to the driver (``get_db_prep_save``), prepared once per
+    distinct date (an evaluation's rows share its clock) and once for all the empty ones (most findings
+    have no cost and no detail)."""
+    kind = field.get_internal_type()
+    if kind in _AS_IS:
+        return values
+    prep = field.get_db_prep_save
+    cache: dict[Any, Any] = {}
+    out = []
+    for value in values:
+        if value is None or kind == "DateTimeField":
+            key = value
+        elif type(value) is dict and not value:
+            key = _EMPTY_DICT
+        else:
+            out.append(prep(value, db_connection))
+            continue
+        if key not in cache:
+            cache[key] = prep(value, db_connection)
+        out.append(cache[key])
+    return tuple(out)
 
 
 def _update_findings(org_id: int, findings: list[Finding]) -> None:
@@ -399,6 +439,31 @@ def _copied(rec, meta: _Meta, usd, detail) -> tuple:
         _usd(usd),
         detail,
     )
+
+
+# A new finding's row (lifecycle._apply): its identity, its clock, the model's defaults for its state, then
+# what it copies from its rule and resource.
+_NEW_STATE_FIELDS = (
+    "status",
+    "resolved_at",
+    "reopened_count",
+    "suppressed_reason",
+    "suppressed_until",
+    "suppressed_by",
+    "suppressed_at",
+    "suppression_rule",
+)
+_NEW_STATE = tuple(Finding._meta.get_field(name).get_default() for name in _NEW_STATE_FIELDS)
+_NEW_FIELDS = (
+    "org",
+    "connection",
+    "rule_id",
+    "native_id",
+    "first_seen",
+    "last_seen",
+    *_NEW_STATE_FIELDS,
+    *(name.removesuffix("_id") for name in _COPIED),
+)
 
 
 def _candidates(connection, targets) -> Iterable[_Row]:
@@ -586,12 +651,15 @@ def _update_rule_status(connection, now, applicable: list[OrgRule], evaluation, 
     RuleStatus.objects.for_org(org_id).filter(connection=connection).update(evaluated_at=now)
 
 
-def _write_daily_counts(connection, now) -> None:
+def _write_daily_counts(connection, now, rule_ids=None) -> None:
+    """Recount the connection's open findings (of ``rule_ids`` only, when given: the others did not
+    move) and write today's point of its trend from those counts."""
+    from findings import tallies
+
     org_id = connection.org_id
     today = now.astimezone(UTC).date()  # UTC days, as the sync engine's DailyCount
-    counts = Counter(
-        Finding.objects.for_org(org_id).filter(connection=connection, status=F.OPEN).values_list("severity", "category")
-    )
+    tallies.recount(org_id, connection.pk, rule_ids)
+    counts = tallies.by_severity_category(org_id, connection.pk)
     DailyFindingCount.objects.for_org(org_id).filter(connection=connection, date=today).delete()
     DailyFindingCount.objects.bulk_create(
         [
@@ -608,7 +676,9 @@ def expire_suppressions(*, now: datetime | None = None) -> int:
         Finding.objects.unscoped().filter(status=F.SUPPRESSED, suppressed_until__lte=now).select_related("org")
     )
     with transaction.atomic():
+        touched: dict[int, set[str]] = {}
         for finding in expired:
+            touched.setdefault(finding.connection_id, set()).add(finding.rule_id)
             _lift_suppression(finding)
             finding.save(
                 update_fields=[
@@ -623,4 +693,16 @@ def expire_suppressions(*, now: datetime | None = None) -> int:
             FindingEvent.objects.create(
                 org_id=finding.org_id, finding=finding, kind=E.UNSUPPRESSED, at=now, note="The suppression expired."
             )
+        _recount_expired(touched, now)
     return len(expired)
+
+
+def _recount_expired(touched: dict[int, set[str]], now) -> None:
+    """What the pages count after suppressions expired: the open tallies and today's trend point, and
+    the compliance verdicts of the rules whose findings reopened."""
+    from connections.models import CloudConnection
+    from findings.queries import refresh_rule_statuses
+
+    for connection in CloudConnection.objects.unscoped().filter(pk__in=touched):
+        refresh_rule_statuses(connection.org_id, {(connection.pk, r) for r in touched[connection.pk]})
+        _write_daily_counts(connection, now, touched[connection.pk])

@@ -10,6 +10,9 @@
 - ``CustomRule``, ``OrgPolicy``, ``Baseline``: what an organization adds to the built-in catalog. All three
   end up as rules of the one language (``findings/sources.py``).
 - ``DailyFindingCount``: open findings per day, severity and category, for trend charts.
+- ``OpenFindingCount``: open findings now, per connection, rule, severity and category (with their
+  waste), kept by every writer of a finding's status (``findings/tallies.py``): the pages read these
+  few rows instead of counting every open finding.
 
 Every model is org-owned (``org`` + ``OrgScopedManager``).
 """
@@ -55,10 +58,19 @@ class Finding(models.Model):
         RESOLVED = "resolved", "Resolved"
         SUPPRESSED = "suppressed", "Suppressed"
 
-    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="findings")
-    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="findings")
+    # No single-column indexes on these three: the composite indexes below start with each of them (every
+    # index is paid for by each of the hundreds of thousands of rows an evaluation may write).
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="findings", db_index=False)
+    connection = models.ForeignKey(
+        "connections.CloudConnection", on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
     resource = models.ForeignKey(
-        "inventory.Resource", null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+        "inventory.Resource",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="findings",
+        db_index=False,
     )
     rule_id = models.CharField(max_length=200)
     rule_source = models.CharField(max_length=16, choices=RuleSource.choices, default=RuleSource.BUILTIN)
@@ -119,12 +131,6 @@ class Finding(models.Model):
             models.Index(
                 fields=["org", "status", "severity_rank", "-last_seen", "-id"], name="finding_org_status_rank"
             ),
-            # The headline numbers (queries.counts_by_severity_category): every column they read, so the
-            # dashboard and the findings list count from the index alone.
-            models.Index(
-                fields=["org", "status", "connection", "severity", "category", "monthly_usd"],
-                name="finding_open_counts",
-            ),
         ]
 
     def __str__(self) -> str:
@@ -149,7 +155,8 @@ class FindingEvent(models.Model):
         SEVERITY = "severity", "Severity changed"
 
     org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
-    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
+    # Served by the (finding, -at) index below.
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
@@ -316,6 +323,34 @@ class DailyFindingCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.severity}/{self.category}: {self.count}"
+
+
+class OpenFindingCount(models.Model):
+    """How many findings of a (connection, rule) are open now, per severity and category, and their
+    summed monthly waste. Recounted from the findings by ``findings/tallies.py`` in the transaction that
+    changes them, so the dashboard and the findings list stay fast at a million findings."""
+
+    org = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("connections.CloudConnection", on_delete=models.CASCADE, related_name="+")
+    rule_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=300)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    count = models.PositiveIntegerField(default=0)
+    monthly_usd = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+
+    objects = OrgScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "rule_id", "severity", "category"], name="openfindingcount_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["org", "rule_id"], name="openfindingcount_org_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.severity}/{self.category}: {self.count}"
 
 
 class SuppressionRule(models.Model):

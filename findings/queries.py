@@ -25,6 +25,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value,
 from django.utils import timezone
 
 from connections.models import CloudConnection
+from findings import tallies
 from findings.lifecycle import RECORD_FIELDS, as_record
 from findings.models import (
     SEVERITY_ORDER,
@@ -223,26 +224,23 @@ class FindingCounts:
     per_connection: dict[int, int] = field(default_factory=dict)
     monthly_waste: Decimal = Decimal("0.00")
     cost_findings: int = 0
-    cells: dict[tuple[int, str, str], int] = field(default_factory=dict)  # (connection, severity, category) → n
 
 
 def counts_by_severity_category(org) -> FindingCounts:
-    """The open findings' headline numbers (one grouped query); resolved and suppressed ones excluded."""
+    """The open findings' headline numbers (one grouped query over the open tallies, findings/tallies.py,
+    never over the findings); resolved and suppressed ones excluded."""
     by_severity = dict.fromkeys(Severity.values, 0)
     by_category = dict.fromkeys(Category.values, 0)
     per_connection: dict[int, int] = {}
     waste = Decimal("0")
     cost_findings = 0
     rows = (
-        Finding.objects.for_org(org)
-        .filter(status=Finding.Status.OPEN)
+        tallies.rows(org)
         .values_list("connection_id", "severity", "category")
-        .annotate(n=Count("*"), usd=Sum("monthly_usd"))  # COUNT(*): an index-only scan (finding_open_counts)
+        .annotate(n=Sum("count"), usd=Sum("monthly_usd"))
         .order_by()
     )
-    cells: dict[tuple[int, str, str], int] = {}
     for connection_id, severity, category, n, usd in rows:
-        cells[(connection_id, severity, category)] = n
         by_severity[severity] = by_severity.get(severity, 0) + n
         by_category[category] = by_category.get(category, 0) + n
         per_connection[connection_id] = per_connection.get(connection_id, 0) + n
@@ -256,29 +254,35 @@ def counts_by_severity_category(org) -> FindingCounts:
         per_connection=per_connection,
         monthly_waste=waste.quantize(Decimal("0.01")),
         cost_findings=cost_findings,
-        cells=cells,
     )
 
 
 COUNT_CAP = 10_000  # past this a list says "10,000+" rather than count every row
 
 
-def count_matching(findings: QuerySet[Finding], filters: FindingFilters, counts: FindingCounts) -> tuple[int, bool]:
-    """(how many findings the filtered list holds, whether there are more than that). Open findings
-    filtered by severity, category or connection are read from the headline counts (no query); any
-    other list is counted up to COUNT_CAP by a query that stops there."""
+def matching_tallies(org, filters: FindingFilters) -> QuerySet | None:
+    """The open tallies (findings/tallies.py) of the findings ``filters`` select, when tallies can answer:
+    open findings filtered by anything but text. None otherwise (the findings themselves must be read)."""
     v = filters.values
-    if v["status"] == Finding.Status.OPEN and not (v["q"] or v["rule"] or v["provider"]):
-        return (
-            sum(
-                n
-                for (conn, severity, category), n in counts.cells.items()
-                if (not v["severity"] or severity in v["severity"])
-                and (not v["category"] or category in v["category"])
-                and (not v["connection"] or conn == v["connection"])
-            ),
-            False,
-        )
+    if v["status"] != Finding.Status.OPEN or v["q"]:
+        return None
+    rows = tallies.rows(org)
+    for name in ("severity", "category", "rule"):
+        if v[name]:
+            rows = rows.filter(**{f"{'rule_id' if name == 'rule' else name}__in": v[name]})
+    if v["connection"]:
+        rows = rows.filter(connection_id=v["connection"])
+    if v["provider"]:
+        rows = rows.filter(connection__provider=v["provider"])
+    return rows
+
+
+def count_matching(org, findings: QuerySet[Finding], filters: FindingFilters) -> tuple[int, bool]:
+    """(how many findings the filtered list holds, whether there are more than that). Open findings are
+    counted from the tallies (a few rows); any other list up to COUNT_CAP by a query that stops there."""
+    rows = matching_tallies(org, filters)
+    if rows is not None:
+        return rows.aggregate(n=Sum("count"))["n"] or 0, False
     n = findings.order_by()[: COUNT_CAP + 1].count()
     return min(n, COUNT_CAP), n > COUNT_CAP
 
@@ -599,24 +603,39 @@ class RuleGroup:
         return Severity(self.severity).label if self.severity in Severity.values else self.severity
 
 
-def group_by_rule(findings: QuerySet[Finding], filters: FindingFilters) -> list[RuleGroup]:
-    """One grouped query over the filtered findings: a row per rule, most severe first, then the
-    largest groups. Titles are taken from the rule's newest finding (all of a rule's findings share one)."""
+def group_by_rule(
+    org, findings: QuerySet[Finding], filters: FindingFilters, *, tallied: bool = True
+) -> list[RuleGroup]:
+    """A row per rule of the filtered findings, most severe first, then the largest groups: one grouped
+    query over the open tallies when they can answer (findings/tallies.py), else over the findings. Titles
+    are taken from the rule's newest finding (all of a rule's findings share one)."""
     from django.db.models import Max, Min
 
-    rows = (
-        findings.order_by()
-        .values("rule_id")
-        .annotate(
+    source = matching_tallies(org, filters) if tallied else None
+    if source is not None:
+        rank = Case(*(When(severity=s, then=Value(r)) for s, r in SEVERITY_ORDER.items()), default=Value(99))
+        rows = source.values("rule_id").annotate(
             title=Max("title"),
-            rank=Min("severity_rank"),
+            rank=Min(rank),
             category=Max("category"),
-            n=Count("id"),
+            n=Sum("count"),
             conns=Count("connection_id", distinct=True),
             usd=Sum("monthly_usd"),
         )
-        .order_by("rank", "-n", "rule_id")
-    )
+    else:
+        rows = (
+            findings.order_by()
+            .values("rule_id")
+            .annotate(
+                title=Max("title"),
+                rank=Min("severity_rank"),
+                category=Max("category"),
+                n=Count("id"),
+                conns=Count("connection_id", distinct=True),
+                usd=Sum("monthly_usd"),
+            )
+        )
+    rows = rows.order_by("rank", "-n", "rule_id")
     severities = list(SEVERITY_ORDER)
     return [
         RuleGroup(

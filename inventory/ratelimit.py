@@ -18,9 +18,9 @@ Where the buckets live is the store's business, behind one interface (``BucketSt
 - without it (SQLite newcomer mode, eager Celery, the demo's threaded worker), in the process
   (``LocalBuckets``), shared by every scan in it. Redis unreachable mid-scan falls back to these too.
 
-Every HTTP attempt takes a token, botocore's retries included (AwsContext paces on ``before-send``), so a
-throttled call's retries are paced like any other call; the SDKs' backoff (botocore's standard mode,
-azure-core's Retry-After) comes on top.
+Every HTTP attempt takes a token, the SDKs' retries included (AwsContext paces on botocore's
+``before-send``, AzureContext with an azure-core per-retry policy), so a throttled call's retries are paced
+like any other call; the SDKs' backoff (botocore's standard mode, azure-core's Retry-After) comes on top.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The sync engine: fetch a connection's resources concurrently, build the new state in memory, diff it
-against the stored inventory, and write everything in one transaction.
+against the stored inventory, and write what changed in parts of bounded size, each its own transaction.
 
     run_sync(run_id)                       the whole run, for a Celery task, a command or a test
       FETCHERS[provider](connection, control)
         fetch_aws                         every collector × region, concurrently, paced, classified
         fetch_azure                       every collector × subscription, the same way
-      write_inventory(run, conn, fetch)   one transaction, only what changed (content hashes): upsert,
-                                          delete, relationships, changes, counts
+      write_inventory(run, conn, fetch)   only what changed (content hashes): upsert, delete,
+                                          relationships, changes, counts; by parts (WRITE_PART_ROWS)
 
 A unit is one collector over one scope: an AWS region ("global" for a global collector), or an Azure
 subscription (scope "/subscriptions/<id>"). Its scope is the key of its coverage and the part of the
@@ -17,12 +17,15 @@ Rules that keep the inventory honest:
 * A (type, scope) unit that was not collected (denied, throttled, error, skipped) keeps its previous
   records untouched: it is "not evaluated", never "empty". Only collected units replace their part.
 * A resource keeps its row (and id) across syncs as long as its native id is seen again.
-* Nothing is written before the end: a crash, a failure or a cancel leaves the previous inventory.
+* Nothing is written before the fetch ends: a crash, a failure or a cancel during it leaves the previous
+  inventory. The write commits whole scopes (a scope's deletions after its rows, never split), so a
+  failure during it leaves the previous inventory plus the scopes already saved, and says which.
 * Worker threads only talk to the cloud; every database query happens in the calling thread.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -30,8 +33,9 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import chain, islice
@@ -58,7 +62,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from billing import limits
@@ -797,6 +801,21 @@ class WriteSummary:
     created_ids: set[int] = field(default_factory=set)
     deleted_native_ids: set[str] = field(default_factory=set)
     relinked_ids: set[int] = field(default_factory=set)
+    # False when the write cannot say what changed since the last evaluation (an earlier attempt, or
+    # another run, saved parts of a write that never finished): the rules then evaluate everything.
+    delta_known: bool = True
+
+    def add(self, written: WriteSummary) -> None:
+        """Count in what one part wrote."""
+        self.created += written.created
+        self.modified += written.modified
+        self.deleted += written.deleted
+        self.relationships_created += written.relationships_created
+        self.relationships_deleted += written.relationships_deleted
+        self.changed_ids |= written.changed_ids
+        self.created_ids |= written.created_ids
+        self.deleted_native_ids |= written.deleted_native_ids
+        self.relinked_ids |= written.relinked_ids
 
     def delta(self, run_id: int) -> hooks.InventoryDelta:
         return hooks.InventoryDelta(
@@ -990,7 +1009,7 @@ class _WriteContext:
     connection: Any
     run_id: int
     now: datetime
-    db_now: Any  # ``now`` adapted once for the raw INSERTs
+    db_now: Any  # ``now`` adapted once for the raw INSERTs (``_db_time``)
     regional: dict[str, bool]
 
     @property
@@ -1023,27 +1042,48 @@ class _WriteContext:
 
 # A collected record with its (content, volatile) hashes.
 _Collected = tuple[ResourceRecord, str, str]
+_Scope = tuple[str, str]
+
+# Resources created, updated or deleted per transaction (a "part"). A part commits on its own, so a
+# sync of a million resources never holds one huge transaction open (it would hold back vacuum for
+# every tenant); a scope is never half-replaced: its deletions go in the part that writes its last rows.
+WRITE_PART_ROWS = 20_000
+SAVED_PARTS = "saved_parts"  # the run's ``counts`` while it writes: parts committed (see _mark_part_saved)
+
+
+@dataclass
+class _Work:
+    """Writes to make: the whole plan's, one scope's or one part's. Items carry their native id (and
+    their change event): ``modified`` (native id, row, change), ``refreshed`` and ``rehashed`` (native id,
+    row), ``deleted`` (id, native id, scope, change); rows are ``(id, *values)`` in the order of
+    MODIFIED_FIELDS / REFRESHED_FIELDS / REHASHED_FIELDS."""
+
+    created: list[_Collected] = field(default_factory=list)
+    modified: list[tuple] = field(default_factory=list)
+    refreshed: list[tuple] = field(default_factory=list)  # only volatile values moved: no change event
+    rehashed: list[tuple] = field(default_factory=list)  # nothing stored moved (relationships, or no hash yet)
+    deleted: list[tuple] = field(default_factory=list)
+    scopes: set[_Scope] = field(default_factory=set)  # a part's: the scopes it writes to
+
+    def size(self) -> int:
+        return len(self.created) + len(self.modified) + len(self.refreshed) + len(self.rehashed) + len(self.deleted)
 
 
 @dataclass
 class _ResourcePlan:
-    """How the stored resources become the collected ones; the INSERT completes it with the new ids.
-    Update rows are ``(id, *values)`` in the order of MODIFIED_FIELDS / REFRESHED_FIELDS / REHASHED_FIELDS."""
+    """How the stored resources become the collected ones, decided before anything is written."""
 
-    created: list[_Collected] = field(default_factory=list)
+    work: _Work = field(default_factory=_Work)
     suspects: list[tuple[int, str]] = field(default_factory=list)  # (id, native id): content hash moved
-    modified: list[tuple] = field(default_factory=list)
-    refreshed: list[tuple] = field(default_factory=list)  # only volatile values moved: no change event
-    rehashed: list[tuple] = field(default_factory=list)
-    deleted: list[int] = field(default_factory=list)
-    changes: list[tuple] = field(default_factory=list)  # ResourceChange rows, in CHANGE_COLUMNS order
-    id_by_native: dict[str, int] = field(default_factory=dict)  # every resource kept or created
+    # Every resource kept; a created one from when its row is written (a relationship needs both ends).
+    id_by_native: dict[str, int] = field(default_factory=dict)
     final_counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, region) → resources
-    relink: set[int] = field(default_factory=set)  # sources whose relationships are rebuilt
+    relink: set[str] = field(default_factory=set)  # stored sources (native ids) whose relationships are rebuilt
+    pointing_at: dict[str, set[str]] = field(default_factory=dict)  # created native id → the sources naming it
 
 
 def _records_by_native_id(fetch: FetchResult, summary: WriteSummary) -> dict[str, _Collected]:
-    """The new state of the collected scopes, keyed by native id: built before the transaction opens."""
+    """The new state of the collected scopes, keyed by native id: built before anything is written."""
     new: dict[str, _Collected] = {}
     for result in fetch.collected():
         hashes = result.hashes
@@ -1057,10 +1097,11 @@ def _records_by_native_id(fetch: FetchResult, summary: WriteSummary) -> dict[str
     return new
 
 
-def _lock_run_for_write(run: SyncRun) -> None:
-    """Hold the run's row until the commit, so a cancel or a reap during the fetch writes nothing."""
+def _lock_run_for_write(run: SyncRun, *, first: bool) -> None:
+    """Hold the run's row until the part commits: a run reaped meanwhile writes no further part, and a
+    cancel requested before the first part writes nothing (after it, the write goes to its end)."""
     current_run = SyncRun.objects.unscoped().select_for_update().get(pk=run.pk)
-    if current_run.cancel_requested:
+    if first and current_run.cancel_requested:
         raise WriteAborted(S.CANCELLED)
     if current_run.status != S.RUNNING:
         raise WriteAborted(current_run.status)
@@ -1075,14 +1116,15 @@ def _plan_resources(
 ) -> _ResourcePlan:
     """Compare the stored resources' hashes with the collected ones' in one pass, without writing."""
     plan = _ResourcePlan()
+    work = plan.work
     seen: set[str] = set()
     for pk, native_id, rtype, region, name, content_hash, volatile_hash in stored:
         item = new.get(native_id)
         if item is None:
-            if ctx.scope_of(rtype, region, native_id) in collected_scopes:
-                plan.deleted.append(pk)
-                summary.deleted_native_ids.add(native_id)
-                plan.changes.append(ctx.change(None, rtype, native_id, name, ResourceChange.Kind.DELETED))
+            scope = ctx.scope_of(rtype, region, native_id)
+            if scope in collected_scopes:
+                change = ctx.change(None, rtype, native_id, name, ResourceChange.Kind.DELETED)
+                work.deleted.append((pk, native_id, scope, change))
             else:
                 plan.id_by_native[native_id] = pk
                 plan.final_counts[(rtype, region)] += 1
@@ -1097,9 +1139,8 @@ def _plan_resources(
         summary.unchanged += 1
         if volatile != volatile_hash:
             # Only values that change on every read moved: store them (rules read them), no change event.
-            plan.refreshed.append((pk, record.config, ctx.now, ctx.now, content, volatile))
-            summary.changed_ids.add(pk)
-    plan.created = [item for native_id, item in new.items() if native_id not in seen]
+            work.refreshed.append((native_id, (pk, record.config, ctx.now, ctx.now, content, volatile)))
+    work.created = [item for native_id, item in new.items() if native_id not in seen]
     return plan
 
 
@@ -1108,45 +1149,43 @@ def _diff_suspects(ctx: _WriteContext, plan: _ResourcePlan, new: dict[str, _Coll
     field-level change event), refreshed (volatile values only) and rehashed (nothing stored moved)."""
     resources = Resource.objects.for_org(ctx.org_id)
     fields = ("id", "resource_type", "region", "name", "tags", "config")
+    work = plan.work
     for chunk in _chunks(plan.suspects):
         native_by_pk = dict(chunk)
         for pk, rtype, region, name, tags, config in resources.filter(pk__in=list(native_by_pk)).values_list(*fields):
             native_id = native_by_pk[pk]
             record, content, volatile = new[native_id]
-            plan.relink.add(pk)  # its relationships may be what moved
+            plan.relink.add(native_id)  # its relationships may be what moved
             same_place = rtype == record.resource_type and region == record.region
             if same_place and name == record.name and tags == record.tags and config == record.config:
                 summary.unchanged += 1
-                plan.rehashed.append((pk, content, volatile))
+                work.rehashed.append((native_id, (pk, content, volatile)))
                 continue
             keys = volatile_keys(record.resource_type)
             diff = resource_diff(
                 {"name": name, "tags": tags, "config": strip_volatile(config, keys)},
                 {"name": record.name, "tags": record.tags, "config": strip_volatile(record.config, keys)},
             )
-            summary.changed_ids.add(pk)
             if not diff and same_place:
                 summary.unchanged += 1
-                plan.refreshed.append((pk, record.config, ctx.now, ctx.now, content, volatile))
+                work.refreshed.append((native_id, (pk, record.config, ctx.now, ctx.now, content, volatile)))
                 continue
-            plan.modified.append(
-                (pk, record.resource_type, record.region, record.name, record.tags, record.config)
-                + (ctx.now, ctx.now, content, volatile)
-            )
-            plan.changes.append(
-                ctx.change(pk, record.resource_type, native_id, record.name, ResourceChange.Kind.MODIFIED, diff)
-            )
+            row = (pk, record.resource_type, record.region, record.name, record.tags, record.config)
+            change = ctx.change(pk, record.resource_type, native_id, record.name, ResourceChange.Kind.MODIFIED, diff)
+            work.modified.append((native_id, (*row, ctx.now, ctx.now, content, volatile), change))
+    plan.suspects = []
 
 
 def _hold_to_resource_limit(org, plan: _ResourcePlan, new: dict[str, _Collected], outcome: Outcome) -> None:
     """The plan's resource limit (billing): new resources are stored while the organization has room;
     everything already stored is kept and updated. The run's warnings say what was left out and why."""
+    work = plan.work
     room = limits.remaining(org, "resources")
-    if room is None or len(plan.created) <= room + len(plan.deleted):
+    if room is None or len(work.created) <= room + len(work.deleted):
         return
-    room += len(plan.deleted)  # resources this run removes free their places
-    left_out = plan.created[room:]
-    plan.created = plan.created[:room]
+    room += len(work.deleted)  # resources this run removes free their places
+    left_out = work.created[room:]
+    work.created = work.created[:room]
     for record, _content, _volatile in left_out:
         del new[record.native_id]
     outcome.warnings.append(
@@ -1154,102 +1193,169 @@ def _hold_to_resource_limit(org, plan: _ResourcePlan, new: dict[str, _Collected]
     )
 
 
-def _insert_created(ctx: _WriteContext, plan: _ResourcePlan, summary: WriteSummary) -> None:
-    """Insert the new resources, then record their ids (relationships need them), counts and changes."""
-    if not plan.created:
+def _note_created(plan: _ResourcePlan, new: dict[str, _Collected]) -> None:
+    """Count the resources to create, and note which collected records point at them: a source whose
+    target is created by this run gets its relationships rebuilt when the target's row is written."""
+    created = set()
+    for record, _content, _volatile in plan.work.created:
+        plan.final_counts[(record.resource_type, record.region)] += 1
+        created.add(record.native_id)
+    if not created:
         return
-    postgres = db_connection.vendor == "postgresql"
-    returned = insert_rows(
-        Resource,
-        RESOURCE_COLUMNS,
+    pointing_at: dict[str, set[str]] = defaultdict(set)
+    for native_id, (record, _content, _volatile) in new.items():
+        for rel in record.relations:
+            if rel.target_native_id in created:
+                pointing_at[rel.target_native_id].add(native_id)
+    plan.pointing_at = pointing_at
+
+
+def _split_into_parts(ctx: _WriteContext, plan: _ResourcePlan, new: dict[str, _Collected], limit: int) -> list[_Work]:
+    """The plan's work by scope, packed into parts of about ``limit`` rows each. A scope larger than a
+    part spans several; its deletions go in the part that writes its last rows (never before them, never
+    split). Scopes whose new records point at nothing go first: their rows are then in place when the
+    records pointing at them are written."""
+    by_scope: dict[_Scope, _Work] = defaultdict(_Work)
+    work = plan.work
+
+    def scope_of(native_id: str) -> _Scope:
+        record = new[native_id][0]
+        return ctx.scope_of(record.resource_type, record.region, native_id) or (record.resource_type, record.region)
+
+    for item in work.created:
+        by_scope[scope_of(item[0].native_id)].created.append(item)
+    for name in ("modified", "refreshed", "rehashed"):
+        for item in getattr(work, name):
+            getattr(by_scope[scope_of(item[0])], name).append(item)
+    for item in work.deleted:
+        by_scope[item[2]].deleted.append(item)
+    plan.work = _Work()  # the parts hold the items from here on
+
+    def order(scope: _Scope) -> tuple[bool, _Scope]:
+        return (any(record.relations for record, _, _ in by_scope[scope].created), scope)
+
+    parts = [_Work()]
+    for scope in sorted(by_scope, key=order):
+        scope_work = by_scope.pop(scope)
+        for name in ("created", "modified", "refreshed", "rehashed"):
+            items = getattr(scope_work, name)
+            start = 0
+            while start < len(items):
+                if parts[-1].size() >= limit:
+                    parts.append(_Work())
+                room = limit - parts[-1].size()
+                getattr(parts[-1], name).extend(items[start : start + room])
+                parts[-1].scopes.add(scope)
+                start += room
+        if scope_work.deleted:
+            if parts[-1].size() >= limit and scope not in parts[-1].scopes:
+                parts.append(_Work())
+            parts[-1].deleted.extend(scope_work.deleted)
+            parts[-1].scopes.add(scope)
+    return parts
+
+
+def _allocate_ids(model, count: int) -> list[int]:
+    """``count`` ids from the table's own sequence (PostgreSQL): rows COPY'd with them need no read back."""
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
+        sequence = cursor.fetchone()[0]
+        cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_created(ctx: _WriteContext, plan: _ResourcePlan, created: list[_Collected]) -> list[int]:
+    """Insert a part's new resources and record their ids (relationships and change events need them)."""
+    if not created:
+        return []
+    rows = (
         (
-            (
-                ctx.org_id,
-                ctx.connection_id,
-                ctx.connection.provider,
-                r.resource_type,
-                r.native_id,
-                r.region,
-                r.name,
-                json.dumps(r.tags),
-                json.dumps(r.config),
-                ctx.db_now,
-                ctx.db_now,
-                ctx.db_now,
-                content,
-                volatile,
-            )
-            for r, content, volatile in plan.created
-        ),
-        returning=() if postgres else ("id", "native_id"),
-    )
-    if postgres:
-        # COPY straight into the table returns nothing: this run's rows are the connection's rows first
-        # seen at this run's instant (one sync per connection at a time; its lock is held).
-        returned = (
-            Resource.objects.for_org(ctx.org_id)
-            .filter(connection=ctx.connection, first_seen=ctx.now)
-            .values_list("id", "native_id")
-            .iterator(chunk_size=10_000)
+            ctx.org_id,
+            ctx.connection_id,
+            ctx.connection.provider,
+            r.resource_type,
+            r.native_id,
+            r.region,
+            r.name,
+            json.dumps(r.tags),
+            json.dumps(r.config),
+            ctx.db_now,
+            ctx.db_now,
+            ctx.db_now,
+            content,
+            volatile,
         )
+        for r, content, volatile in created
+    )
+    if db_connection.vendor == "postgresql":
+        ids = _allocate_ids(Resource, len(created))
+        insert_rows(Resource, ("id", *RESOURCE_COLUMNS), ((pk, *row) for pk, row in zip(ids, rows, strict=True)))
+        plan.id_by_native.update(zip((r.native_id for r, _, _ in created), ids, strict=True))
+        return ids
+    returned = insert_rows(Resource, RESOURCE_COLUMNS, rows, returning=("id", "native_id"))
     plan.id_by_native.update((native_id, pk) for pk, native_id in returned)
-    for r, _content, _volatile in plan.created:
-        plan.final_counts[(r.resource_type, r.region)] += 1
-        pk = plan.id_by_native[r.native_id]
-        summary.changed_ids.add(pk)
-        summary.created_ids.add(pk)
-        plan.relink.add(pk)
+    return [plan.id_by_native[r.native_id] for r, _, _ in created]
 
 
-def _created_changes(ctx: _WriteContext, plan: _ResourcePlan) -> Iterable[tuple]:
+def _created_changes(ctx: _WriteContext, plan: _ResourcePlan, created: list[_Collected]) -> Iterable[tuple]:
     """The "created" change rows, made as they are written (a first sync has as many as resources)."""
-    for r, _content, _volatile in plan.created:
+    for r, _content, _volatile in created:
         pk = plan.id_by_native[r.native_id]
         yield ctx.change(pk, r.resource_type, r.native_id, r.name, ResourceChange.Kind.CREATED)
 
 
-def _delete_resources(ctx: _WriteContext, deleted: list[int], summary: WriteSummary) -> None:
+def _delete_resources(ctx: _WriteContext, deleted: list[tuple], written: WriteSummary) -> None:
     """Delete the resources gone from collected scopes; their relationships go with them (CASCADE), so
     the resources on the other end are noted for the rules first."""
     rels = Relationship.objects.for_org(ctx.org_id).filter(connection=ctx.connection)
     for chunk in _chunks(deleted):
-        gone = set(chunk)
-        for source_id, target_id in rels.filter(Q(source_id__in=chunk) | Q(target_id__in=chunk)).values_list(
+        ids = [item[0] for item in chunk]
+        gone = set(ids)
+        for source_id, target_id in rels.filter(Q(source_id__in=ids) | Q(target_id__in=ids)).values_list(
             "source_id", "target_id"
         ):
-            summary.relinked_ids.update({source_id, target_id} - gone)
-        Resource.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
+            written.relinked_ids.update({source_id, target_id} - gone)
+        Resource.objects.for_org(ctx.org_id).filter(pk__in=ids).delete()
+        written.deleted_native_ids.update(item[1] for item in chunk)
 
 
 RELINK_BY_CHUNKS = 20_000  # fewer sources to relink than this: read their relationships by id chunks
 
 
+def _sources_to_relink(plan: _ResourcePlan, part: _Work) -> set[str]:
+    """A part's sources whose relationships are rebuilt: its new ones, its stored ones whose content hash
+    moved (its relations are hashed), and every source already written that points at a resource this
+    part creates (a target unresolved until now). The others' relationships cannot have changed."""
+    created = [record.native_id for record, _, _ in part.created]
+    sources = set(created)
+    for native_id, *_ in chain(part.modified, part.refreshed, part.rehashed):
+        if native_id in plan.relink:
+            sources.add(native_id)
+    for target in created:
+        sources.update(s for s in plan.pointing_at.get(target, ()) if s in plan.id_by_native)
+    return sources
+
+
 def _rebuild_relationships(
-    ctx: _WriteContext, new: dict[str, _Collected], plan: _ResourcePlan, summary: WriteSummary
+    ctx: _WriteContext, new: dict[str, _Collected], plan: _ResourcePlan, part: _Work, written: WriteSummary
 ) -> None:
-    """Relationships belong to their source: rebuilt for each collected source that is new, whose
-    content hash moved (its relations are hashed), or that points at a resource created by this run (a
-    target unresolved until now). The others' relationships cannot have changed."""
-    id_by_native = plan.id_by_native
-    created = {record.native_id for record, _, _ in plan.created}
-    relink = plan.relink
-    desired: set[tuple[int, int, str]] = set()
-    for native_id, (record, _content, _volatile) in new.items():
-        source_id = id_by_native[native_id]
-        if source_id not in relink and created and any(r.target_native_id in created for r in record.relations):
-            relink.add(source_id)
-        rebuild = source_id in relink
-        for rel in record.relations:
-            target_id = id_by_native.get(rel.target_native_id)
-            if target_id is None:
-                summary.unresolved += 1
-            elif rebuild:
-                desired.add((source_id, target_id, rel.kind[:64]))
-    if not relink:
+    """Relationships belong to their source: each source to relink gets those of its record whose target
+    is in the inventory now; a target written by a later part relinks its sources then."""
+    sources = _sources_to_relink(plan, part)
+    if not sources:
         return
+    id_by_native = plan.id_by_native
+    desired: set[tuple[int, int, str]] = set()
+    for native_id in sources:
+        source_id = id_by_native[native_id]
+        for rel in new[native_id][0].relations:
+            target_id = id_by_native.get(rel.target_native_id)
+            if target_id is not None:
+                desired.add((source_id, target_id, rel.kind[:64]))
     rels = Relationship.objects.for_org(ctx.org_id).filter(connection=ctx.connection)
     fields = ("id", "source_id", "target_id", "kind")
-    stored_sources = relink - {id_by_native[native_id] for native_id in created}  # new rows have none yet
+    created_here = {id_by_native[record.native_id] for record, _, _ in part.created}
+    stored_sources = {id_by_native[native_id] for native_id in sources} - created_here  # new rows have none yet
     if not stored_sources:
         stored: Iterable[tuple] = ()
     elif len(stored_sources) < RELINK_BY_CHUNKS:
@@ -1266,15 +1372,42 @@ def _rebuild_relationships(
         existing.add((source_id, target_id, kind))
         if (source_id, target_id, kind) not in desired:
             stale.append(rel_id)
-            summary.relinked_ids.update((source_id, target_id))
+            written.relinked_ids.update((source_id, target_id))
     for chunk in _chunks(stale):
         Relationship.objects.for_org(ctx.org_id).filter(pk__in=chunk).delete()
     added = sorted(desired - existing)
     for source_id, target_id, _kind in added:
-        summary.relinked_ids.update((source_id, target_id))
+        written.relinked_ids.update((source_id, target_id))
     insert_rows(Relationship, RELATIONSHIP_COLUMNS, ((ctx.org_id, ctx.connection_id, s, t, k) for s, t, k in added))
-    summary.relationships_created = len(added)
-    summary.relationships_deleted = len(stale)
+    written.relationships_created += len(added)
+    written.relationships_deleted += len(stale)
+
+
+def _write_part(ctx: _WriteContext, plan: _ResourcePlan, new: dict[str, _Collected], part: _Work) -> WriteSummary:
+    """One part's rows, deletions, relationships and change events (inside its transaction); returns
+    what it wrote."""
+    written = WriteSummary()
+    created_ids = _insert_created(ctx, plan, part.created)
+    update_resources(ctx.org_id, MODIFIED_FIELDS, [row for _native_id, row, _change in part.modified])
+    update_resources(ctx.org_id, REFRESHED_FIELDS, [row for _native_id, row in part.refreshed])
+    update_resources(ctx.org_id, REHASHED_FIELDS, [row for _native_id, row in part.rehashed])
+    _delete_resources(ctx, part.deleted, written)
+    _rebuild_relationships(ctx, new, plan, part, written)
+    events = chain((item[-1] for item in part.deleted), (change for _native_id, _row, change in part.modified))
+    insert_rows(ResourceChange, CHANGE_COLUMNS, chain(events, _created_changes(ctx, plan, part.created)))
+    written.created, written.modified, written.deleted = len(part.created), len(part.modified), len(part.deleted)
+    written.created_ids.update(created_ids)
+    written.changed_ids.update(created_ids)
+    written.changed_ids.update(row[0] for _native_id, row, _change in part.modified)
+    written.changed_ids.update(row[0] for _native_id, row in part.refreshed)
+    return written
+
+
+def _count_unresolved(new: dict[str, _Collected], id_by_native: dict[str, int]) -> int:
+    """Relations whose target is not in the inventory once everything is written (skipped)."""
+    return sum(
+        1 for record, _, _ in new.values() for rel in record.relations if rel.target_native_id not in id_by_native
+    )
 
 
 def _replace_daily_counts(ctx: _WriteContext, final_counts: Counter[tuple[str, str]]) -> None:
@@ -1292,8 +1425,27 @@ def _replace_daily_counts(ctx: _WriteContext, final_counts: Counter[tuple[str, s
     )
 
 
+def _stored_counts(ctx: _WriteContext) -> Counter[tuple[str, str]]:
+    """Per-(type, region) counts of what the connection's inventory holds (after a write that stopped)."""
+    rows = (
+        Resource.objects.for_org(ctx.org_id)
+        .filter(connection=ctx.connection)
+        .values_list("resource_type", "region")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return Counter({(rtype, region): n for rtype, region, n in rows})
+
+
+def _change_counts(run_id: int) -> Counter[str]:
+    """The run's change events by kind: its exact counts when an earlier attempt of it saved parts."""
+    rows = ResourceChange.objects.unscoped().filter(sync_run_id=run_id).values_list("kind").annotate(n=Count("id"))
+    return Counter(dict(rows.order_by()))
+
+
 def _record_finished_run(run: SyncRun, fetch: FetchResult, outcome: Outcome, summary: WriteSummary) -> None:
-    """Finish the run inside the write's transaction: its status never says done for an uncommitted inventory."""
+    """Finish the run inside the last part's transaction: its status never says done for an uncommitted
+    inventory."""
     SyncRun.objects.unscoped().filter(pk=run.pk).update(
         status=outcome.status,
         finished_at=timezone.now(),
@@ -1312,8 +1464,94 @@ def _record_finished_run(run: SyncRun, fetch: FetchResult, outcome: Outcome, sum
     )
 
 
+def _beat(run: SyncRun, **fields: Any) -> None:
+    """The run's heartbeat during the write (planning a million resources takes a while), and the
+    connection's lock kept."""
+    SyncRun.objects.unscoped().filter(pk=run.pk, status=S.RUNNING).update(heartbeat_at=timezone.now(), **fields)
+    key = lock_key(run.connection_id)
+    if cache.get(key) == run.pk:
+        cache.touch(key, lock_ttl())
+
+
+def _mark_part_saved(run: SyncRun, parts: int) -> None:
+    """The heartbeat between parts, in the part's transaction: the run is alive, and it has committed
+    ``parts`` parts (so a later attempt knows the inventory moved without an evaluation: see
+    ``_stalled_write_since_last_run``)."""
+    _beat(run, counts={SAVED_PARTS: parts})
+
+
+def saved_parts(run_id: int) -> int:
+    """How many parts of its write the run committed without finishing it (0 for any other run)."""
+    counts = SyncRun.objects.unscoped().filter(pk=run_id).values_list("counts", flat=True).first()
+    return int(counts.get(SAVED_PARTS) or 0) if isinstance(counts, dict) else 0
+
+
+def _stalled_write_since_last_run(run: SyncRun) -> bool:
+    """Another run of the connection, since the last one that finished a write, committed parts of its
+    write and never finished it (reaped, its worker lost): nothing evaluated what it wrote."""
+    runs = SyncRun.objects.unscoped().filter(connection_id=run.connection_id).exclude(pk=run.pk)
+    last = runs.filter(status__in=SyncRun.WROTE_INVENTORY).order_by("-finished_at", "-id").values_list("pk", flat=True)
+    stalled = runs.exclude(status__in=SyncRun.WROTE_INVENTORY).filter(counts__has_key=SAVED_PARTS)
+    if (last_pk := last.first()) is not None:
+        stalled = stalled.filter(pk__gt=last_pk)
+    return stalled.exists()
+
+
+def _record_partly_saved(
+    run: SyncRun, ctx: _WriteContext, fetch: FetchResult, outcome: Outcome, summary: WriteSummary, unsaved: set, exc
+) -> None:
+    """A write that failed after committing parts: the run is partial, and its coverage says which
+    scopes were saved (collected) and which were not (error: their previous inventory is kept, plus any
+    new row a part already wrote). Rules then treat the unsaved scopes as not evaluated."""
+    coverage = {rtype: dict(by_scope) for rtype, by_scope in outcome.coverage.items()}
+    warnings = list(outcome.warnings)
+    message = "Collected, but saving it failed: its previous inventory is kept."
+    for rtype, scope in sorted(unsaved):
+        if coverage.get(rtype, {}).get(scope) == COLLECTED:
+            coverage[rtype][scope] = ERROR
+            warnings.append({"type": rtype, "region": scope, "status": ERROR, "code": "not_saved", "message": message})
+    collected = sum(1 for by_scope in coverage.values() for status in by_scope.values() if status == COLLECTED)
+    planned = len(fetch.units)
+    error = _error(
+        type(exc).__name__,
+        "Saving the inventory failed partway: the scopes marked not saved keep their previous inventory.",
+    )
+    with transaction.atomic():
+        _replace_daily_counts(ctx, _stored_counts(ctx))
+        SyncRun.objects.unscoped().filter(pk=run.pk, status=S.RUNNING).update(
+            status=S.PARTIAL,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            progress_done=len(fetch.results),
+            counts=outcome.counts,
+            resource_count=outcome.resource_count,
+            api_calls=fetch.api_calls,
+            created_count=summary.created,
+            modified_count=summary.modified,
+            deleted_count=summary.deleted,
+            warnings=warnings[:MAX_LISTED_WARNINGS],
+            errors=error,
+            coverage=coverage,
+            completeness_percent=round(100.0 * collected / planned, 1) if planned else 0.0,
+        )
+
+
+class WritePartlySaved(Exception):
+    """The write failed after committing some of its parts; the run was recorded as partial."""
+
+    def __init__(self, summary: WriteSummary) -> None:
+        super().__init__("the inventory was partly saved")
+        self.summary = summary
+
+
 ANALYZE_AFTER_ROWS = 5000  # rows inserted or deleted by one write before PostgreSQL's statistics are refreshed
-ANALYZED_MODELS = (Resource, Relationship)  # what the pages join and filter (changes are read by index)
+# What the pages join, filter and sort by (changes are read by index): the row counts and these columns'
+# statistics are what a plan over a table that grew tenfold needs. Autovacuum's own ANALYZE, soon after
+# such a write, does the other columns (JSON, hashes: three quarters of the time of a full ANALYZE).
+ANALYZED_COLUMNS = {
+    Resource: ("id", "org_id", "connection_id", "resource_type", "region", "name", "last_seen"),
+    Relationship: ("id", "org_id", "connection_id", "source_id", "target_id", "kind"),
+}
 
 
 def _analyze_after_large_write(summary: WriteSummary) -> None:
@@ -1323,60 +1561,142 @@ def _analyze_after_large_write(summary: WriteSummary) -> None:
     rows = summary.created + summary.deleted + summary.relationships_created + summary.relationships_deleted
     if db_connection.vendor != "postgresql" or rows < ANALYZE_AFTER_ROWS:
         return
-    tables = ", ".join(db_connection.ops.quote_name(m._meta.db_table) for m in ANALYZED_MODELS)
+    quote = db_connection.ops.quote_name
+    tables = ", ".join(
+        f"{quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
+        for model, columns in ANALYZED_COLUMNS.items()
+    )
     with db_connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")
 
 
 def _relax_commit_durability() -> None:
     """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL only, this
-    transaction only). A crash in that instant loses the whole write, run status included: the run is
-    then reaped and the inventory re-collected by the next sync, never half-written. For a bulk write
-    of re-collectable data, waiting for the flush (a large share of a first sync) buys nothing."""
+    transaction only). A crash in that instant loses the part, or the run's end: the run is then reaped
+    (or restarted) and the inventory re-collected, never half-written. For a bulk write of
+    re-collectable data, waiting for the flush (a large share of a first sync) buys nothing."""
     if db_connection.vendor == "postgresql":
         with db_connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+def _db_time(now: datetime) -> Any:
+    """``now`` as the raw INSERTs take it. COPY parses text: formatted once here, rather than psycopg
+    formatting a datetime for each of the three timestamps of every row (a third of a first sync's
+    Python time in the resources' COPY)."""
+    if db_connection.vendor == "postgresql":
+        return now.isoformat()
+    return db_connection.ops.adapt_datetimefield_value(now)
+
+
+@contextmanager
+def _records_left_out_of_collections() -> Iterator[None]:
+    """The fetched records (millions of small objects) live through the whole write: a full garbage
+    collection, triggered by the rows the write makes, would walk them all again and again for nothing.
+    Frozen meanwhile (``gc.freeze``): the collector skips them; released when the write ends."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def write_inventory(run: SyncRun, connection, fetch: FetchResult, outcome: Outcome) -> WriteSummary:
-    """Replace the collected scopes of the connection's inventory and finish the run, in one transaction."""
+    """Replace the collected scopes of the connection's inventory and finish the run (see ``_write``)."""
+    with _records_left_out_of_collections():
+        return _write(run, connection, fetch, outcome)
+
+
+def _write(run: SyncRun, connection, fetch: FetchResult, outcome: Outcome) -> WriteSummary:
+    """Replace the collected scopes of the connection's inventory and finish the run: planned first
+    (reads only), then written in parts of about WRITE_PART_ROWS resources, each its own transaction;
+    the last one finishes the run.
+
+    A part that fails after others committed leaves them (whole scopes, each with its deletions) and
+    records the run as partial (``WritePartlySaved``); a worker lost between parts leaves them too, and
+    a later attempt converges (what a part wrote is then unchanged) with its counts from the run's
+    change events. The delta for the rules is then unknown (None): they evaluate everything."""
     now = timezone.now()
     ctx = _WriteContext(
         connection=connection,
         run_id=run.pk,
         now=now,
-        db_now=db_connection.ops.adapt_datetimefield_value(now),
+        db_now=_db_time(now),
         regional=_regional_by_type(connection.provider),
     )
     summary = WriteSummary()
+    resumed = saved_parts(run.pk) > 0  # an earlier attempt of this run committed parts
+    summary.delta_known = not resumed and not _stalled_write_since_last_run(run)
     new = _records_by_native_id(fetch, summary)
 
-    with transaction.atomic():
-        _lock_run_for_write(run)
-        _relax_commit_durability()
-        resources = Resource.objects.for_org(ctx.org_id).filter(connection=connection)
-        fields = ("id", "native_id", "resource_type", "region", "name", "content_hash", "volatile_hash")
-        stored = resources.values_list(*fields).iterator(chunk_size=10_000)
-        plan = _plan_resources(ctx, stored, new, outcome.collected_scopes, summary)
-        _hold_to_resource_limit(run.org, plan, new, outcome)
-        _diff_suspects(ctx, plan, new, summary)
+    resources = Resource.objects.for_org(ctx.org_id).filter(connection=connection)
+    fields = ("id", "native_id", "resource_type", "region", "name", "content_hash", "volatile_hash")
+    stored = resources.values_list(*fields).iterator(chunk_size=10_000)
+    plan = _plan_resources(ctx, stored, new, outcome.collected_scopes, summary)
+    _hold_to_resource_limit(run.org, plan, new, outcome)
+    _diff_suspects(ctx, plan, new, summary)
+    _note_created(plan, new)
+    parts = _split_into_parts(ctx, plan, new, WRITE_PART_ROWS)
+    _beat(run)
 
-        _insert_created(ctx, plan, summary)
-        update_resources(ctx.org_id, MODIFIED_FIELDS, plan.modified)
-        update_resources(ctx.org_id, REFRESHED_FIELDS, plan.refreshed)
-        update_resources(ctx.org_id, REHASHED_FIELDS, plan.rehashed)
-        _delete_resources(ctx, plan.deleted, summary)
-
-        _rebuild_relationships(ctx, new, plan, summary)
-        insert_rows(ResourceChange, CHANGE_COLUMNS, chain(plan.changes, _created_changes(ctx, plan)))
-        _replace_daily_counts(ctx, plan.final_counts)
-
-        summary.created = len(plan.created)
-        summary.modified = len(plan.modified)
-        summary.deleted = len(plan.deleted)
-        _record_finished_run(run, fetch, outcome, summary)
+    totals = summary
+    for index, part in enumerate(parts):
+        try:
+            with transaction.atomic():
+                _lock_run_for_write(run, first=index == 0)
+                _relax_commit_durability()
+                written = _write_part(ctx, plan, new, part)
+                if index == len(parts) - 1:
+                    totals = _finish_write(run, ctx, fetch, outcome, plan, new, summary, written, resumed)
+                else:
+                    _mark_part_saved(run, index + 1)
+        except WriteAborted:
+            raise
+        except Exception as exc:
+            if index == 0:
+                raise  # nothing committed: the previous inventory is whole
+            unsaved = set().union(*(p.scopes for p in parts[index:]))
+            _record_partly_saved(run, ctx, fetch, outcome, summary, unsaved, exc)
+            raise WritePartlySaved(summary) from exc
+        summary.add(written)
+        parts[index] = _Work()  # written: its items can go
+    if resumed:
+        # What an earlier attempt wrote is unchanged now: the run's change events count it.
+        earlier = totals.created - summary.created + totals.modified - summary.modified
+        summary.unchanged = max(0, summary.unchanged - earlier)
+        summary.created, summary.modified, summary.deleted = totals.created, totals.modified, totals.deleted
     _analyze_after_large_write(summary)
     return summary
+
+
+def _finish_write(
+    run: SyncRun,
+    ctx: _WriteContext,
+    fetch: FetchResult,
+    outcome: Outcome,
+    plan: _ResourcePlan,
+    new: dict[str, _Collected],
+    summary: WriteSummary,
+    written: WriteSummary,
+    resumed: bool,
+) -> WriteSummary:
+    """The last part's end: unresolved relations, today's counts and the finished run, whose counts
+    (returned) are the run's change events when an earlier attempt of it saved parts."""
+    summary.unresolved = _count_unresolved(new, plan.id_by_native)
+    _replace_daily_counts(ctx, plan.final_counts)
+    totals = WriteSummary(
+        created=summary.created + written.created,
+        modified=summary.modified + written.modified,
+        deleted=summary.deleted + written.deleted,
+        unresolved=summary.unresolved,
+    )
+    if resumed:
+        events = _change_counts(run.pk)
+        totals.created = events[ResourceChange.Kind.CREATED]
+        totals.modified = events[ResourceChange.Kind.MODIFIED]
+        totals.deleted = events[ResourceChange.Kind.DELETED]
+    _record_finished_run(run, fetch, outcome, totals)
+    return totals
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -1463,8 +1783,19 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
             return _finish(run, S.CANCELLED, api_calls=fetch.api_calls, progress_done=len(fetch.results))
         run.refresh_from_db()
         return run
+    except WritePartlySaved as stopped:
+        logger.error("sync run %s: saving the inventory failed partway", run.pk, exc_info=stopped.__cause__)
+        run.refresh_from_db()
+        hooks.run_after_sync(run, _delta_of(run, stopped.summary))
+        return run
     except Exception as exc:
         logger.exception("sync run %s: writing the inventory failed; the previous inventory is kept", run.pk)
+        if saved_parts(run.pk):  # parts are committed: the run keeps its mark of them (_stalled_write_since_last_run)
+            message = (
+                "Saving the inventory failed partway: what was saved stays, the rest keeps the previous inventory."
+            )
+            stats.pop("counts")
+            return _finish(run, S.FAILED, errors=_error(type(exc).__name__, message), **stats)
         return _finish(
             run,
             S.FAILED,
@@ -1483,11 +1814,22 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
         fetch.api_calls,
         outcome.completeness,
     )
-    hooks.run_after_sync(run, summary.delta(run.pk))
+    hooks.run_after_sync(run, _delta_of(run, summary))
     return run
 
 
+def _delta_of(run: SyncRun, summary: WriteSummary) -> hooks.InventoryDelta | None:
+    """What the write changed, for the rules; None (evaluate everything) when that is not known."""
+    return summary.delta(run.pk) if summary.delta_known else None
+
+
 # --- maintenance -------------------------------------------------------------------------------
+
+
+_LOST_MESSAGE = (
+    "The scan stopped responding (its worker was lost); the inventory keeps what it had, with any part of "
+    "this scan already saved."
+)
 
 
 def reap_stale_runs(now: datetime | None = None) -> int:
@@ -1503,7 +1845,7 @@ def reap_stale_runs(now: datetime | None = None) -> int:
     reaped = stale_running.update(
         status=S.FAILED,
         finished_at=now,
-        errors=_error("worker_lost", "The scan stopped responding (its worker was lost); nothing was changed."),
+        errors=_error("worker_lost", _LOST_MESSAGE),
     )
     # A queued run waiting for its organization's slot beats at each look (inventory/tasks.py: wait_for_slot).
     never_started = Q(heartbeat_at__isnull=True, created_at__lt=queued_since) | Q(heartbeat_at__lt=queued_since)

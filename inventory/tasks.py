@@ -112,7 +112,7 @@ def lost_worker_restarts_exhausted(run_id: int, connection_id: int) -> bool:
     if restarts > settings.SYNC_MAX_RESTARTS:
         message = (
             f"The scan's worker was lost {restarts} times (stopped or out of memory) and the scan was "
-            "abandoned; nothing was changed."
+            f"abandoned; {_what_was_kept(run_id)}"
         )
         lost.update(
             status=S.FAILED,
@@ -128,10 +128,23 @@ def lost_worker_restarts_exhausted(run_id: int, connection_id: int) -> bool:
     return False
 
 
+def _what_was_kept(run_id: int) -> str:
+    """What a run that stopped half-way left behind: nothing, or the parts of its write it committed."""
+    parts = sync.saved_parts(run_id)
+    if not parts:
+        return "nothing was changed."
+    return (
+        f"{parts} part{'s' if parts != 1 else ''} of its inventory write {'were' if parts != 1 else 'was'} saved "
+        "and kept; the next scan completes it."
+    )
+
+
 def _fail_timed_out(run_id: int) -> None:
     """Mark the run failed if it is still queued/running (not retried: it would time out again)."""
     now = timezone.now()
-    message = f"The scan did not finish within its time limit ({settings.SYNC_SOFT_TIME_LIMIT}s); nothing was changed."
+    message = (
+        f"The scan did not finish within its time limit ({settings.SYNC_SOFT_TIME_LIMIT}s); {_what_was_kept(run_id)}"
+    )
     failed = (
         SyncRun.objects.unscoped()
         .filter(pk=run_id, status__in=list(SyncRun.ACTIVE))

@@ -159,6 +159,24 @@ class FindingFactory(DjangoModelFactory):
     resource_name = factory.LazyAttribute(lambda o: o.resource.name)
     region = factory.LazyAttribute(lambda o: o.resource.region)
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Created as the engine would: the open tallies the pages read count it (findings/tallies.py)."""
+        from findings import tallies
+
+        finding = super()._create(model_class, *args, **kwargs)
+        tallies.recount(finding.org_id, finding.connection_id, [finding.rule_id])
+        return finding
+
+
+def recount_findings(org) -> None:
+    """After findings were written directly (bulk_create, update): the open tallies count them again."""
+    from connections.models import CloudConnection
+    from findings import tallies
+
+    for pk in CloudConnection.objects.for_org(org).values_list("pk", flat=True):
+        tallies.recount(org.pk, pk)
+
 
 def synced(connection, types: dict[str, list[str]] | None = None, **kwargs):
     """Record a successful sync of ``connection`` that collected ``{type: [regions]}`` (the coverage

@@ -4,7 +4,6 @@ and compliance per framework (``findings.compliance``)."""
 
 from __future__ import annotations
 
-from django.db.models import Count
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
@@ -13,10 +12,10 @@ from api.errors import ApiError
 from api.pagination import Keyset, page_url, parse_limit
 from api.views.base import ApiView, errors, single
 from api.views.inventory import CURSOR, LIMIT
-from findings import compliance, rule_actions
+from findings import compliance, rule_actions, tallies
 from findings.access import get_custom_rule_for_member
 from findings.forms import CustomRuleForm, instance_connections
-from findings.models import Category, CustomRule, Finding, Severity
+from findings.models import Category, CustomRule, Severity
 from findings.queries import RULE_ID_RE
 from findings.rule_editor import parse_custom_rule
 from findings.rules import RuleError
@@ -73,17 +72,6 @@ SUMMARY_EXAMPLE = {
     "evaluated_connections": 1,
     "controls": {"passed": 30, "failed": 4, "not_evaluated": 6},
 }
-
-
-def _open_counts(org, rule_ids) -> dict[str, int]:
-    rows = (
-        Finding.objects.for_org(org)
-        .filter(status=Finding.Status.OPEN, rule_id__in=list(rule_ids))
-        .values("rule_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {row["rule_id"]: row["n"] for row in rows}
 
 
 def rule_doc(rule, *, source: str, enabled: bool = True, open_findings: int = 0, custom_id=None) -> dict:
@@ -193,7 +181,7 @@ class RuleList(ApiView):
                 if entry.rule is not None and _matches(entry.rule, **filters):
                     entries.append(("custom", entry.rule, custom))
         page = entries[offset : offset + limit]
-        counts = _open_counts(self.org, [r.id for _, r, _ in page])
+        counts = tallies.open_by_rule(self.org, [r.id for _, r, _ in page])
         results = [
             rule_doc(
                 rule,
@@ -254,7 +242,7 @@ class RuleDetail(ApiView):
                 "description": "",
                 "compliance": {},
                 "enabled": custom.enabled,
-                "open_findings": _open_counts(self.org, [custom.rule_id]).get(custom.rule_id, 0),
+                "open_findings": tallies.open_by_rule(self.org, [custom.rule_id]).get(custom.rule_id, 0),
                 "custom_rule_id": custom.pk,
                 "remediation": [],
                 "references": [],
@@ -265,7 +253,7 @@ class RuleDetail(ApiView):
                 rule,
                 source="custom" if custom else "builtin",
                 enabled=custom.enabled if custom else True,
-                open_findings=_open_counts(self.org, [rule.id]).get(rule.id, 0),
+                open_findings=tallies.open_by_rule(self.org, [rule.id]).get(rule.id, 0),
                 custom_id=custom.pk if custom else None,
             )
             doc.update(

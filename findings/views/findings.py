@@ -106,13 +106,13 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     counts = queries.counts_by_severity_category(org)
     more = False
     if view == "rules":
-        groups = queries.group_by_rule(findings, filters)
+        groups = queries.group_by_rule(org, findings, filters)
         page = Paginator(groups, GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         total = sum(g.count for g in groups)
     else:
         # The count comes from the headline numbers or a capped count, never a COUNT(*) of every row;
         # the rows from the (org, status, severity_rank, last_seen) index.
-        total, more = queries.count_matching(findings, filters, counts)
+        total, more = queries.count_matching(org, findings, filters)
         paginator = Paginator(findings.select_related("connection").defer("detail"), queries.PAGE_SIZE)
         paginator.count = total
         page = paginator.get_page(request.GET.get("page"))

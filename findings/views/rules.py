@@ -6,17 +6,17 @@ from __future__ import annotations
 import yaml
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from connections.models import CloudConnection
-from findings import rule_actions
+from findings import rule_actions, tallies
 from findings.access import get_custom_rule_for_member
 from findings.forms import CustomRuleForm, instance_connections
-from findings.models import Category, CustomRule, Finding, Severity
+from findings.models import Category, CustomRule, Severity
 from findings.rule_editor import field_reference, operator_reference, parse_custom_rule, preview_rule
 from findings.rules import RuleError
 from findings.rules.catalog import builtin_catalog
@@ -60,16 +60,6 @@ def _next_or(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _open_counts(org, rule_ids) -> dict[str, int]:
-    rows = (
-        Finding.objects.for_org(org)
-        .filter(status=Finding.Status.OPEN, rule_id__in=list(rule_ids))
-        .values("rule_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["rule_id"]: row["n"] for row in rows}
-
-
 def _matches(rule, q: str, provider: str, category: str, severity: str, framework: str) -> bool:
     if provider and provider not in rule.providers:
         return False
@@ -102,7 +92,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     scope = Prefetch("connections", queryset=CloudConnection.objects.for_org(request.org).order_by("name"))
     customs = CustomRule.objects.for_org(request.org).select_related("created_by").prefetch_related(scope)
     custom_page = Paginator(customs, CUSTOM_PER_PAGE).get_page(g.get("custom_page"))
-    counts = _open_counts(request.org, [r.id for r in page] + [c.rule_id for c in custom_page])
+    counts = tallies.open_by_rule(request.org, [r.id for r in page] + [c.rule_id for c in custom_page])
     context = {
         "page": page,
         "rows": [(r, counts.get(r.id, 0)) for r in page],
@@ -147,7 +137,7 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "document": document,
         "fields_read": sorted(rule.fields_read) if rule is not None else [],
         "compliance": [(FRAMEWORKS.get(fw, fw), fw, ids) for fw, ids in (rule.compliance if rule else {}).items()],
-        "open_count": _open_counts(request.org, [rule_id]).get(rule_id, 0),
+        "open_count": tallies.open_by_rule(request.org, [rule_id]).get(rule_id, 0),
         "can_manage": request.membership.can_manage_rules,
     }
     return render(request, "findings/rule_detail.html", context)
@@ -260,7 +250,7 @@ def custom_rule_delete(request: HttpRequest, custom_rule_id: int) -> HttpRespons
         rule_actions.do_delete_custom_rule(custom, user=request.user, request=request)
         messages.success(request, f"Rule “{title}” deleted: its open findings resolve.")
         return redirect(_rules_url(request))
-    open_count = _open_counts(request.org, [custom.rule_id]).get(custom.rule_id, 0)
+    open_count = tallies.open_by_rule(request.org, [custom.rule_id]).get(custom.rule_id, 0)
     return render(request, "findings/custom_rule_delete.html", {"custom": custom, "open_count": open_count})
 
 

@@ -204,8 +204,16 @@ def test_org_key_acts_as_viewer_or_member(org):
 # --- the rate limit ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def mid_window(monkeypatch):
+    """The clock stands in the middle of a one-minute window: requests of a slow run never straddle two."""
+    from api import throttling
+
+    monkeypatch.setattr(throttling.time, "time", lambda: 1_800_000_030.0)
+
+
 @override_settings(API_RATE_LIMIT_PER_MINUTE=3)
-def test_rate_limit_per_key_answers_429_with_retry_after(org, make_key):
+def test_rate_limit_per_key_answers_429_with_retry_after(org, make_key, mid_window):
     _, token = make_key(org)
     _, other_token = make_key(org)
     client = KeyClient(token)
@@ -219,7 +227,7 @@ def test_rate_limit_per_key_answers_429_with_retry_after(org, make_key):
 
 
 @override_settings(API_RATE_LIMIT_PER_MINUTE=2)
-def test_requests_refused_by_role_count_too(org, make_key):
+def test_requests_refused_by_role_count_too(org, make_key, mid_window):
     finding = FindingFactory(resource__connection=CloudConnectionFactory(org=org))
     _, token = make_key(org, scope=ApiKey.Scope.READ)
     client = KeyClient(token)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from inventory.models import Relationship, Resource
 from orgs.roles import Role
-from tests.browser.conftest import submit_login
+from tests.browser.conftest import click_map_node, submit_login
 from tests.conftest import PASSWORD
 from tests.factories import (
     CloudConnectionFactory,
@@ -257,3 +257,33 @@ def test_the_svg_export_keeps_every_shape_and_badge(page):
     assert shapes >= nodes, (shapes, nodes)
     # The round shapes are back on the map after the export.
     assert page.evaluate(f"{CY}.nodes('[kind = \"resource\"].balancer')[0].style('shape')") == "round-diamond"
+
+
+def test_the_whole_organizations_overview_opens_a_region_when_clicked(page, monkeypatch):
+    """Past FIRST_VIEW_MAX resources the whole organization's map is an overview of counts per region and
+    type; a click on one of its aggregates opens that connection and region, selectors included."""
+    from dashboard import map_cache
+
+    monkeypatch.setattr(map_cache, "FIRST_VIEW_MAX", 20)
+    owner, org = _owner_and_org()
+    prod = CloudConnectionFactory(org=org, name="Production")
+    stage = CloudConnectionFactory(org=org, name="Staging")
+    _bulk_resources(prod, [{"type": "aws.ec2.instance", "region": r, "name": f"web-{r}-{i}"}
+                           for r in ("eu-west-1", "us-east-1") for i in range(15)])  # fmt: skip
+    _bulk_resources(stage, [{"type": "aws.ec2.instance", "region": "eu-west-1", "name": f"s-{i}"} for i in range(5)])
+
+    assert submit_login(page, owner.email, PASSWORD).status == 302
+    page.goto("/o/acme-cloud/map/?connection=&region=")
+    page.wait_for_function(READY)
+    regions = page.evaluate(f"{CY}.nodes('[kind = \"region\"]').map(n => n.id())")
+    assert sorted(regions) == sorted(
+        [f"region:{prod.pk}:eu-west-1", f"region:{prod.pk}:us-east-1", f"region:{stage.pk}:eu-west-1"]
+    )
+    assert page.evaluate(f"{CY}.nodes('[kind = \"resource\"]').length") == 0  # counts, not resources
+    aggregate = f"agg:region:{prod.pk}:us-east-1:aws.ec2.instance"
+    assert page.evaluate(f"{CY}.$id('{aggregate}').data('label')") == "15 × EC2 instances"
+    click_map_node(page, aggregate)
+    page.wait_for_url(re.compile(rf"connection={prod.pk}&region=us-east-1"))
+    page.wait_for_function(READY)
+    expect(page.locator("select[name=region]")).to_have_value("us-east-1")
+    assert page.evaluate(f"{CY}.nodes('[kind = \"region\"]').map(n => n.data('region'))") == ["us-east-1"]

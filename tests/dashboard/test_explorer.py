@@ -417,8 +417,29 @@ def test_count_beyond_the_limit_says_plus(client_for, member, org, monkeypatch):
     monkeypatch.setattr(ex, "COUNT_LIMIT", 60)
     conn = CloudConnectionFactory(org=org)
     make_resources(conn, 70)
-    html = client_for(member).get(explorer_url(org, "q=bulk")).content.decode()  # a text filter: counted
-    assert 'data-testid="result-count">60+<' in html
+    client = client_for(member)
+    html = client.get(explorer_url(org, "q=bulk")).content.decode()  # a text filter: counted, later
+    assert 'data-testid="count-pending"' in html and 'data-testid="result-count"' not in html
+    count_url = reverse("dashboard:explorer_count", kwargs={"org_slug": org.slug}) + "?q=bulk"
+    assert f'hx-get="{count_url}' in html
+    assert 'data-testid="result-count">60+<' in client.get(count_url).content.decode()
+
+
+def test_the_rows_never_wait_for_a_count(client_for, member, org):
+    """A filter the cached group counts cannot answer (a tag) shows its rows at once; the count of the
+    matches comes in its own request, within the same filters."""
+    conn = CloudConnectionFactory(org=org)
+    make_resources(conn, 120, tags=lambda i: {"env": "prod" if i % 3 else "dev"})
+    client = client_for(member)
+    with CaptureQueriesContext(db_connection) as queries:
+        page = client.get(explorer_url(org, "tag=env%3Dprod"))
+    assert len(page.context["rows"]) == 50 and page.context["count_later"]
+    assert not any("COUNT(*)" in q["sql"] and "inventory_resource" in q["sql"] for q in queries.captured_queries)
+    count = client.get(reverse("dashboard:explorer_count", kwargs={"org_slug": org.slug}) + "?tag=env%3Dprod")
+    assert count.status_code == 200
+    assert 'data-testid="result-count">80</strong> resources match' in count.content.decode()
+    small = client.get(explorer_url(org, "tag=env%3Ddev&sort=name"))  # 40: one page, counted by its rows
+    assert not small.context["count_later"] and 'data-testid="result-count">40<' in small.content.decode()
 
 
 def test_menu_filters_are_counted_from_the_cached_group_counts(client_for, member, org, monkeypatch):

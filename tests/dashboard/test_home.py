@@ -15,7 +15,14 @@ from django.utils import timezone
 from dashboard import overview as dashboard
 from findings.models import DailyFindingCount, Finding
 from inventory.models import DailyCount, Resource, ResourceChange, SyncRun
-from tests.factories import CloudConnectionFactory, FindingFactory, ResourceFactory, SyncRunFactory, synced
+from tests.factories import (
+    CloudConnectionFactory,
+    FindingFactory,
+    ResourceFactory,
+    SyncRunFactory,
+    recount_findings,
+    synced,
+)
 
 pytestmark = pytest.mark.django_db
 EC2 = "aws.ec2.instance"
@@ -472,6 +479,7 @@ def large_org(org, connections=3, resources=2000, findings=500, days=30):
         )
         for i, r in enumerate(created[:findings])
     )
+    recount_findings(org)
     daily_rows, finding_rows, runs = [], [], []
     for conn in conns:
         for d in range(days):
@@ -525,9 +533,33 @@ def test_query_count_is_bounded_on_a_large_organization(client_for, owner, org, 
     assert len(chart_json(page, "resource-chart-data")["labels"]) == 30
 
 
-def test_overview_runs_eleven_queries_whatever_the_size(org, django_assert_num_queries):
+def test_overview_runs_a_fixed_number_of_queries_whatever_the_size(org, django_assert_num_queries):
+    from django.core.cache import cache
+
+    cache.clear()
     large_org(org, resources=300, findings=100, days=10)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):  # an empty cache
         overview = dashboard.overview(org)
+    with django_assert_num_queries(5):  # the history cached: connections 2, resources 1, findings 1, stamp 1
+        again = dashboard.overview(org)
+    assert again.finding_trend.series == overview.finding_trend.series
+    assert [c.change.pk for c in again.changes] == [c.change.pk for c in overview.changes]
     assert overview.stage == dashboard.STAGE_READY
     assert overview.resources.total == 300 and overview.findings.total == 90
+
+
+def test_the_cached_history_moves_with_a_new_change_or_count(org):
+    conns = large_org(org, resources=120, findings=10, days=3)
+    first = dashboard.overview(org)
+    run = SyncRun.objects.for_org(org).filter(connection=conns[0]).first()
+    change = ResourceChange.objects.create(
+        org=org, connection=conns[0], sync_run=run, resource_type=EC2, native_id="arn:new", name="brand-new",
+        kind="created", diff={},
+    )  # fmt: skip
+    assert dashboard.overview(org).changes[0].change.pk == change.pk != first.changes[0].change.pk
+    yesterday = first.finding_trend.days[-2]
+    DailyFindingCount.objects.for_org(org).filter(connection=conns[0], date=yesterday).delete()  # as a rewrite
+    DailyFindingCount.objects.create(
+        org=org, connection=conns[0], date=yesterday, severity="critical", category="security", count=500
+    )
+    assert dashboard.overview(org).finding_trend.series["critical"][-2] >= 500

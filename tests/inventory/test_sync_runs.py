@@ -275,3 +275,38 @@ def test_a_broker_that_refuses_the_task_fails_the_run(cloud, connection, monkeyp
     run.refresh_from_db()
     assert run.status == S.FAILED and run.errors[0]["code"] == "queue_unavailable"
     assert actions.do_start_sync(connection, enqueue=False)[1], "the connection can be scanned again"
+
+
+@pytest.mark.django_db
+def test_a_run_stopped_after_saving_parts_of_its_write_says_they_were_kept(org, settings):
+    """A time limit or a worker lost too often, after some parts of the write were committed: the run's
+    error says what was kept, never "nothing was changed"."""
+    from inventory import tasks
+
+    settings.SYNC_MAX_RESTARTS = 0
+    connection = make_connection(org)
+    runs = SyncRun.objects.for_org(org)
+    clean = runs.create(connection=connection, status=SyncRun.Status.RUNNING, started_at=timezone.now())
+    tasks._fail_timed_out(clean.pk)
+    clean.refresh_from_db()
+    assert clean.errors[0]["message"].endswith("nothing was changed.")
+
+    halfway = runs.create(
+        connection=connection, status=SyncRun.Status.RUNNING, started_at=timezone.now(), counts={sync.SAVED_PARTS: 2}
+    )
+    tasks._fail_timed_out(halfway.pk)
+    halfway.refresh_from_db()
+    assert halfway.errors[0]["code"] == "time_limit"
+    assert "2 parts of its inventory write were saved and kept" in halfway.errors[0]["message"]
+
+    lost_at = timezone.now() - timedelta(seconds=tasks.lost_after_seconds() + 1)
+    lost = runs.create(
+        connection=connection, status=SyncRun.Status.RUNNING, started_at=lost_at, heartbeat_at=lost_at,
+        counts={sync.SAVED_PARTS: 1},
+    )  # fmt: skip
+    assert tasks.lost_worker_restarts_exhausted(lost.pk, connection.pk)
+    lost.refresh_from_db()
+    assert (
+        lost.errors[0]["code"] == "worker_lost"
+        and "1 part of its inventory write was saved" in lost.errors[0]["message"]
+    )

@@ -3,8 +3,9 @@ azure-mgmt-* package here (AKS, App Service, Cosmos DB, Container Registry, Azur
 Cloud, authorization...): one more SDK package per provider would add megabytes for a handful of GETs.
 
 The calls go through the ``resource`` client's pipeline (``send_request``): the same credential, retry
-policy (429 + Retry-After), timeouts and TLS trust as every SDK call, and the context's per-call policy,
-so each call and each page is paced by its resource provider's quota and counted. Errors are raised as
+policy (429 + Retry-After), timeouts and TLS trust as every SDK call, and the context's policies, so each
+call and each page is counted once and each of its HTTP attempts (retries included) is paced by its
+resource provider's quota (the provider in the path, not the ``resource`` client's). Errors are raised as
 the SDKs raise them (``HttpResponseError`` with the ARM error code), for ``Details`` and the engine to
 classify. Answers are the ARM JSON the REST reference documents, which is what collectors normalize."""
 

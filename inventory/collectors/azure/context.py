@@ -1,14 +1,17 @@
 """The context Azure collectors run in: one subscription of one connection, one SDK client per client kind,
-every Resource Manager call paced by the client-side rate limiter and counted.
+every Resource Manager call counted and every HTTP attempt paced by the client-side rate limiter.
 
 Clients are built the one way the product builds them (``connections.providers.azure``)::
 
     NetworkManagementClient(credential, subscription_id, **arm_client_kwargs(cloud))
 
 so endpoints, TLS trust, timeouts and the SCAN retry policy (429 + Retry-After honoured, bounded) are
-decided there. A per-call policy added here runs once per operation call and once per page of a list
-(each ``nextLink`` is its own call), before the retry policy: retries of a throttled call are not
-counted again nor paced twice, as with botocore's ``before-call`` event in ``AwsContext``.
+decided there. Two policies are added here, as ``AwsContext`` does with botocore's events:
+- a per-call policy (before the retry policy, like ``before-call``) counts each operation call and each
+  page of a list (each ``nextLink`` is its own call) once, however many times it is retried;
+- a per-retry policy (after the retry policy, like ``before-send``) takes a token from the bucket of the
+  call's resource provider before every HTTP attempt, the first and each retry, so a throttled call's
+  retries are paced like any other call (on top of azure-core's own backoff and Retry-After).
 
 Azure lists are subscription-wide, so the context's region is "global"; each record carries its own
 region (the resource's location).
@@ -83,15 +86,26 @@ class _NoLimit:
         return None
 
 
-class _BeforeCall(SansIOHTTPPolicy):
-    """Paces and counts every call a client makes (each page of a list included)."""
+class _CountCall(SansIOHTTPPolicy):
+    """Counts every call a client makes (each page of a list included), once: it runs before the retries."""
 
     def __init__(self, ctx: AzureContext) -> None:
         super().__init__()
         self._ctx = ctx
 
     def on_request(self, request: Any) -> None:
-        self._ctx._before_call(namespace_of(request.http_request.url))
+        self._ctx._before_call()
+
+
+class _PaceAttempt(SansIOHTTPPolicy):
+    """Takes a token before every HTTP attempt (the retries included): it runs after the retry policy."""
+
+    def __init__(self, ctx: AzureContext) -> None:
+        super().__init__()
+        self._ctx = ctx
+
+    def on_request(self, request: Any) -> None:
+        self._ctx._before_send(namespace_of(request.http_request.url))
 
 
 @dataclass
@@ -128,16 +142,19 @@ class AzureContext:
                 made = cls(
                     self.credential,
                     self.account_id,
-                    per_call_policies=[_BeforeCall(self)],
+                    per_call_policies=[_CountCall(self)],
+                    per_retry_policies=[_PaceAttempt(self)],
                     **arm_client_kwargs(self.cloud, profile=self.profile),
                 )
                 self._clients[kind] = made
             return made
 
-    def _before_call(self, service: str) -> None:
-        self.limiter.acquire(service, self.region)
+    def _before_call(self) -> None:
         with self._lock:
             self.api_calls += 1
+
+    def _before_send(self, service: str) -> None:
+        self.limiter.acquire(service, self.region)
 
     def _operation(self, kind: str, operation: str) -> Callable[..., Any]:
         target: Any = self.client(kind)

@@ -1,10 +1,11 @@
 // The architecture map (templates/dashboard/map.html). Fetches the elements from data.json (positions are
 // computed by the server: Cytoscape's "preset" layout renders thousands of nodes at once), then:
-// click a resource → its page; click an aggregate → fetch it expanded; double-click a group → collapse or
-// expand it here; type checkboxes → hide or show without a reload; Fit; PNG and SVG exports; a search box
-// that finds a resource (inside an aggregate too) and centres it; wheel zoom in fixed steps; a canvas the
-// visitor can resize. The first view is never zoomed out below a readable size: it opens on what matters
-// (exposed resources and findings first), and Fit shows everything.
+// click a resource → its page; click an aggregate → fetch it expanded (an overview's: open its connection
+// and region); double-click a group → collapse or expand it here; type checkboxes → hide or show without a
+// reload; Fit; PNG and SVG exports; a search box that finds a resource (inside an aggregate too) and
+// centres it; wheel zoom in fixed steps; a canvas the visitor can resize. The first view is never zoomed
+// out below a readable size: it opens on what matters (exposed resources and findings first), and Fit
+// shows everything.
 // No inline script or style: the CSP forbids both.
 (function () {
   "use strict";
@@ -552,6 +553,12 @@
       const kind = node.data("kind");
       if (kind === "resource" && node.data("url")) {
         window.location.assign(node.data("url"));
+      } else if (kind === "aggregate" && node.data("scope")) {
+        // An overview's aggregate: the map of its connection and region, as if chosen in the selectors.
+        const url = new URL(window.location.href);
+        ["network", "expand"].forEach((name) => url.searchParams.delete(name));
+        Object.entries(node.data("scope")).forEach(([name, value]) => url.searchParams.set(name, value));
+        window.location.assign(url.toString());
       } else if (kind === "aggregate") {
         state.expand.add(node.id());
         state.focus = node.data("parent") || null;
