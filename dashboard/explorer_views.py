@@ -79,7 +79,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
     rows, next_cursor, prev_cursor = rs.page_after(
         matching.select_related("connection").only(*ROW_FIELDS), filters.sort, filters.cursor
     )
-    known = ex.count_from_groups(org, filters)
+    known = ex.count_from_groups(facets.groups, filters)
     count, more, count_later = 0, False, False
     if not filters.cursor and next_cursor is None:
         count = len(rows)  # the whole set is on this page: no need to count

@@ -41,8 +41,7 @@ EMPTY_MESSAGE = "No resources to map in this scope: choose another connection or
 def map_stamp(org) -> str:
     """The inventory's stamp and the newest finding event's id (which moves whenever a finding of the
     organization changes status), in one query."""
-    newest_event = FindingEvent.objects.for_org(org).order_by("-id").values("id")[:1]
-    return inventory_stamp(org, finding_event=newest_event)
+    return inventory_stamp(org, FindingEvent)
 
 
 def _key(org, scope: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ from inventory.stats import grouped_counts, inventory_stamp
 
 TOP_N = 8  # rows of a breakdown before the rest is folded into "Other"
 TREND_DAYS = 30
-HISTORY_CACHE_SECONDS = 6 * 3600
+TRENDS_CACHE_SECONDS = 6 * 3600
 RECENT_CHANGES = 15
 CHANGED_PATHS_SHOWN = 4
 
@@ -186,6 +186,7 @@ class Overview:
     changes: list[Change] = field(default_factory=list)
     resource_trend: Trend | None = None
     finding_trend: Trend | None = None
+    trends_key: str = ""  # what the trend panels show, for their rendered HTML's cache
 
     @property
     def first_scan_running(self) -> ConnectionStatus | None:
@@ -243,14 +244,16 @@ def _window(days: int, today: dt.date | None = None) -> list[dt.date]:
 # --- resources ------------------------------------------------------------------------------------
 
 
-def resource_counts(org, connection_names: Mapping[int, str] | None = None, *, top: int = TOP_N) -> ResourceCounts:
+def resource_counts(
+    org, connection_names: Mapping[int, str] | None = None, *, top: int = TOP_N, stamp: str | None = None
+) -> ResourceCounts:
     """Resources of ``org`` by provider, type (``top`` + "Other"), region (``top`` + "Other") and
     connection.
 
     Queries: ``inventory.stats.grouped_counts`` (one small query when cached, two when not), merged in
     Python; plus one for the connections' names unless ``connection_names`` is given.
     """
-    rows = grouped_counts(org)
+    rows = grouped_counts(org, stamp)
     by_provider: dict[str, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
     by_region: dict[str, int] = defaultdict(int)
@@ -517,8 +520,9 @@ def overview(org, *, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> O
     """Everything the dashboard shows, and the organization's stage.
 
     Queries: at most two for an organization with no scanned connection (its connections and their
-    last runs); five once scanned and cached (connections 2, resources 1, findings 1, history 1), and
-    eleven with an empty cache, whatever the number of resources, findings or days.
+    last runs); five once scanned and cached (connections 2, the stamp of the cached resource counts and
+    trends 1, findings 1, changes 1), and eleven with an empty cache, whatever the number of resources,
+    findings or days.
     """
     statuses = connection_status(org)
     if not statuses:
@@ -526,12 +530,13 @@ def overview(org, *, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> O
     if not any(s.scanned for s in statuses):
         return Overview(STAGE_SCAN, statuses)
     names = {s.connection.pk: s.connection.name for s in statuses}
-    resources = resource_counts(org, names)
+    stamp = trends_stamp(org)  # one read for the cached resource counts and trends
+    resources = resource_counts(org, names, stamp=stamp)
     findings = finding_counts(org)
     for status in statuses:
         status.resources = resources.per_connection.get(status.connection.pk, 0)
         status.open_findings = findings.per_connection.get(status.connection.pk, 0)
-    res_trend, find_trend, recent = history(org, days, changes)
+    key, res_trend, find_trend = trends(org, days, stamp)
     res_trend.set_today({"total": resources.total})
     find_trend.set_today({b.key: b.count for b in findings.by_severity})
     return Overview(
@@ -539,39 +544,31 @@ def overview(org, *, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> O
         statuses,
         resources=resources,
         findings=findings,
-        changes=recent,
+        changes=recent_changes(org, changes),
         resource_trend=res_trend,
         finding_trend=find_trend,
+        trends_key=f"{key}:{resources.total}:{'-'.join(str(b.count) for b in findings.by_severity)}",
     )
 
 
-def history_stamp(org) -> str:
-    """What would change if the trends or the recent changes did (one query): the inventory's stamp, and
-    the newest daily counts and change (a sync or an evaluation writes them, a suppression rewrites
-    today's counts)."""
-    newest = {
-        "daily": DailyCount.objects.for_org(org).order_by("-id").values("id")[:1],
-        "finding_daily": DailyFindingCount.objects.for_org(org).order_by("-id").values("id")[:1],
-        "change": ResourceChange.objects.for_org(org).order_by("-id").values("id")[:1],
-    }
-    return inventory_stamp(org, **newest)
+def trends_stamp(org) -> str:
+    """What would change if the trends did (one query): the inventory's stamp and the newest daily
+    counts (a sync or an evaluation writes them, a suppression rewrites today's)."""
+    return inventory_stamp(org, DailyCount, DailyFindingCount)
 
 
-def history(org, days: int = TREND_DAYS, changes: int = RECENT_CHANGES) -> tuple[Trend, Trend, list[Change]]:
-    """(resource trend, finding trend, recent changes), cached until one of them changes or the day does:
-    they only move when a sync or an evaluation writes, while the dashboard is read all day.
+def trends(org, days: int = TREND_DAYS, stamp: str | None = None) -> tuple[str, Trend, Trend]:
+    """(cache key, resource trend, finding trend), cached until the daily counts change or the day does:
+    they only move when a sync or an evaluation writes, while the dashboard is read all day. The key
+    also names the rendered panels (dashboard/home.html), with today's values.
 
-    Queries: one when cached (the stamp), seven when not.
+    Queries: one when cached (the stamp), six when not.
     """
     window = _window(days)
-    key = f"dashboard:history:v1:{org.pk}:{window[0]}:{days}:{changes}:{history_stamp(org)}"
+    key = f"dashboard:trends:v1:{org.pk}:{window[0]}:{days}:{stamp or trends_stamp(org)}"
     cached = cache.get(key)
     if cached is None:
         scanned_on = scan_days(org, window[0])
-        cached = (
-            resource_trend(org, days, scanned_on=scanned_on),
-            finding_trend(org, days, scanned_on=scanned_on),
-            recent_changes(org, changes),
-        )
-        cache.set(key, cached, HISTORY_CACHE_SECONDS)
-    return cached
+        cached = (resource_trend(org, days, scanned_on=scanned_on), finding_trend(org, days, scanned_on=scanned_on))
+        cache.set(key, cached, TRENDS_CACHE_SECONDS)
+    return (key, *cached)

@@ -456,6 +456,7 @@ class Facets:
     types: list[tuple[str, int]]
     regions: list[tuple[str, int]]
     total: int
+    groups: list[tuple[int, str, str, str, int]] = field(default_factory=list)  # inventory.stats.grouped_counts
 
     @property
     def has_connections(self) -> bool:
@@ -469,7 +470,8 @@ def explorer_facets(org) -> Facets:
     by_conn: dict[int, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
     by_region: dict[str, int] = defaultdict(int)
-    for connection_id, _provider, resource_type, region, n in grouped_counts(org):
+    groups = grouped_counts(org)
+    for connection_id, _provider, resource_type, region, n in groups:
         by_conn[connection_id] += n
         by_type[resource_type] += n
         if region:
@@ -483,6 +485,7 @@ def explorer_facets(org) -> Facets:
         types=sorted(by_type.items()),
         regions=sorted(by_region.items()),
         total=sum(by_type.values()),
+        groups=groups,
     )
 
 

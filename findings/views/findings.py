@@ -21,8 +21,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from cloustral import product_events
+from cloustral.rows import esc
 from connections.models import CloudConnection
 from findings import actions, bulk, queries, remediation
 from findings import export as exporting
@@ -95,7 +97,27 @@ def with_row_display(org, rows: list[Finding]) -> list[Finding]:
         local = timezone.localtime(f.last_seen)
         f.last_seen_iso = local.isoformat()
         f.last_seen_text = f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
+        f.html = row_html(f)
     return rows
+
+
+def row_html(f: Finding) -> SafeString:
+    """A finding's row of the list, built once in Python after ``with_row_display`` (the template
+    included once per row was most of the list's time). Every value goes through ``esc``."""
+    usd = f"${f.monthly_usd:,.2f}" if f.monthly_usd is not None else "—"
+    region = f" · {esc(f.region)}" if f.region else ""
+    return mark_safe(  # noqa: S308 (every value is escaped)
+        f'<tr><td><input type="checkbox" name="id" value="{int(f.pk)}" '
+        f'aria-label="Select {esc(f.title)} on {esc(f.resource_name or f.native_id)}" data-bulk-item></td>'
+        f'<td><span class="sev sev-{esc(f.severity)}">{esc(f.get_severity_display())}</span></td>'
+        f'<td><a href="{esc(f.url)}">{esc(f.title)}</a><br><small class="help">{esc(f.get_category_display())} · '
+        f"<code>{esc(f.rule_id)}</code></small></td>"
+        f'<td>{esc(f.resource_name or "—")}<br><small class="help">{esc(f.resource_type)}{region}</small></td>'
+        f"<td>{esc(f.connection.name)}</td>"
+        f'<td><span class="status status-{esc(f.status)}">{esc(f.get_status_display())}</span></td>'
+        f'<td class="nowrap"><time datetime="{esc(f.last_seen_iso)}">{esc(f.last_seen_text)}</time></td>'
+        f'<td class="num">{esc(usd)}</td></tr>'
+    )
 
 
 @org_view(_C.VIEW)

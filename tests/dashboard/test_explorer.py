@@ -617,3 +617,17 @@ def test_export_query_count_does_not_grow_with_rows(client_for, member, org, big
         body = b"".join(c.get(export_url(org, "csv", "tag=n%3D7")).streaming_content)
     assert body.count(b"\n") == 2
     assert len(everything) == len(one) <= 6
+
+
+def test_rows_escape_every_value_they_show(client_for, member, org):
+    """Rows are built in Python (dashboard/explorer.py: row_html): names, ids, tags and regions a cloud
+    account controls are escaped as the templates escape them."""
+    conn = CloudConnectionFactory(org=org, name='prod <b>"x"</b>')
+    evil = '<img src=x onerror="alert(1)">'
+    ResourceFactory(
+        connection=conn, name=evil, native_id=f"arn:{evil}", region="eu-west-1", tags={evil: evil, "ok": "'q'"}
+    )
+    html = client_for(member).get(explorer_url(org)).content.decode()
+    assert evil not in html and "<b>" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "prod &lt;b&gt;&quot;x&quot;&lt;/b&gt;" in html and "&#x27;q&#x27;" in html

@@ -538,9 +538,9 @@ def test_overview_runs_a_fixed_number_of_queries_whatever_the_size(org, django_a
 
     cache.clear()
     large_org(org, resources=300, findings=100, days=10)
-    with django_assert_num_queries(12):  # an empty cache
+    with django_assert_num_queries(11):  # an empty cache
         overview = dashboard.overview(org)
-    with django_assert_num_queries(5):  # the history cached: connections 2, resources 1, findings 1, stamp 1
+    with django_assert_num_queries(5):  # cached: connections 2, the stamp 1, findings 1, changes 1
         again = dashboard.overview(org)
     assert again.finding_trend.series == overview.finding_trend.series
     assert [c.change.pk for c in again.changes] == [c.change.pk for c in overview.changes]
@@ -548,7 +548,7 @@ def test_overview_runs_a_fixed_number_of_queries_whatever_the_size(org, django_a
     assert overview.resources.total == 300 and overview.findings.total == 90
 
 
-def test_the_cached_history_moves_with_a_new_change_or_count(org):
+def test_the_cached_trends_move_with_new_counts_and_changes_stay_live(org):
     conns = large_org(org, resources=120, findings=10, days=3)
     first = dashboard.overview(org)
     run = SyncRun.objects.for_org(org).filter(connection=conns[0]).first()
@@ -563,3 +563,26 @@ def test_the_cached_history_moves_with_a_new_change_or_count(org):
         org=org, connection=conns[0], date=yesterday, severity="critical", category="security", count=500
     )
     assert dashboard.overview(org).finding_trend.series["critical"][-2] >= 500
+
+
+def test_the_rendered_trend_panels_follow_new_counts_and_todays_values(client_for, owner, org):
+    """The trend panels are rendered once per change of what they show (a template fragment cache):
+    a rewritten day and today's live numbers both show on the next visit."""
+    conns = large_org(org, resources=120, findings=40, days=3)
+    client = client_for(owner)
+
+    def critical() -> list[int]:
+        data = chart_json(page_of(client, org), "finding-chart-data")
+        return next(s["values"] for s in data["series"] if s["key"] == "critical")
+
+    before = critical()
+    day = days_ago(1)
+    DailyFindingCount.objects.for_org(org).filter(connection=conns[0], date=day).delete()
+    DailyFindingCount.objects.create(
+        org=org, connection=conns[0], date=day, severity="critical", category="security", count=700
+    )
+    after = critical()
+    assert after[-2] >= 700 and after[-2] != before[-2]
+    # Today's point is the live count: one more open critical finding shows at once.
+    FindingFactory(resource=ResourceFactory(connection=conns[0]), severity="critical", rule_id="rule-new")
+    assert critical()[-1] == after[-1] + 1

@@ -116,3 +116,15 @@ def test_the_text_search_has_trigram_indexes_on_the_expressions_it_compiles_to(o
         assert f'UPPER("findings_finding"."{column}"::text) LIKE UPPER(' in sql
         definition = indexes[f"findings_finding_{column}_trgm"]
         assert f"gin (upper(({column})::text) gin_trgm_ops)" in definition
+
+
+def test_rows_escape_every_value_they_show(client_for, owner, org, conn):
+    """Rows are built in Python (findings/views/findings.py: row_html): titles, names and ids that come
+    from cloud accounts or custom rules are escaped as the templates escape them."""
+    evil = '<script>alert("x")</script>'
+    (f,) = findings(conn, 1, title=evil, resource_name=evil, native_id=f"id-{evil}", region="eu-west-1")
+    Finding.objects.for_org(org).filter(pk=f.pk).update(monthly_usd="1234.5", category="cost")
+    body = client_for(owner).get(list_url(org)).content.decode()
+    assert evil not in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    assert "$1,234.50" in body
