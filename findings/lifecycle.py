@@ -43,6 +43,7 @@ from findings.rules.language import RECORD_FIELDS
 from findings.sources import BASELINE_RULE_ID, BASELINE_TITLE, OrgRule, baseline_drift, org_rules
 from inventory.coverage import last_coverage, last_run, scope_region
 from inventory.models import Relationship, Resource
+from inventory.sync import analyze_after_large_write
 from inventory.sync import insert_rows as write_rows
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,9 @@ def evaluate_connection(connection, *, now: datetime | None = None, delta=None) 
             _update_rule_status(connection, now, applicable, evaluation, targets)
         _write_daily_counts(connection, now)
         _mark_if_overtaken(connection, run)
+    # A first evaluation of a large account writes hundreds of thousands of findings: until the planner
+    # knows, the pages' queries over them are planned for an empty table.
+    analyze_after_large_write(summary.opened + summary.reopened + summary.resolved, ANALYZED_COLUMNS)
     summary.not_evaluated_rules = sum(1 for r in evaluation.results.values() if r.not_evaluated and not r.matched)
     summary.seconds = time.perf_counter() - started
     logger.info(
@@ -213,6 +217,13 @@ def _plan_increment(connection, applicable, coverage, delta, now):
 
 def _usd(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(str(round(value, 2)))
+
+
+# The columns the pages filter, join and sort findings and their events by.
+ANALYZED_COLUMNS = {
+    Finding: ("org_id", "status", "connection_id", "resource_id", "rule_id", "severity", "severity_rank"),
+    FindingEvent: ("org_id", "finding_id", "at"),
+}
 
 
 def _apply(connection, now, index, matches, metas, evaluated, summary, targets=None) -> None:

@@ -230,10 +230,12 @@ class ResourceChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The id is part of each: a sync's changes share one timestamp, and without it "the newest 15"
+        # sorted every change of the last sync (a million at a first scan) to break the tie.
         indexes = [
-            models.Index(fields=["resource", "-created_at"], name="change_resource_timeline"),
-            models.Index(fields=["connection", "-created_at"], name="change_conn_created"),
-            models.Index(fields=["org", "-created_at"], name="change_org_created"),
+            models.Index(fields=["resource", "-created_at", "-id"], name="change_resource_timeline_id"),
+            models.Index(fields=["connection", "-created_at", "-id"], name="change_conn_created_id"),
+            models.Index(fields=["org", "-created_at", "-id"], name="change_org_created_id"),
         ]
 
     def __str__(self) -> str:

@@ -33,7 +33,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -1545,12 +1545,14 @@ class WritePartlySaved(Exception):
 
 
 ANALYZE_AFTER_ROWS = 5000  # rows inserted or deleted by one write before PostgreSQL's statistics are refreshed
-# What the pages join, filter and sort by (changes are read by index): the row counts and these columns'
-# statistics are what a plan over a table that grew tenfold needs. Autovacuum's own ANALYZE, soon after
-# such a write, does the other columns (JSON, hashes: three quarters of the time of a full ANALYZE).
+# What the pages join, filter and sort by: the row counts and these columns' statistics are what a plan
+# over a table that grew tenfold needs (without them, a resource's changes were found by intersecting
+# the organization's million). Autovacuum's own ANALYZE, soon after such a write, does the other columns
+# (JSON, hashes: three quarters of the time of a full ANALYZE).
 ANALYZED_COLUMNS = {
     Resource: ("id", "org_id", "connection_id", "resource_type", "region", "name", "last_seen"),
     Relationship: ("id", "org_id", "connection_id", "source_id", "target_id", "kind"),
+    ResourceChange: ("org_id", "connection_id", "resource_id", "sync_run_id", "created_at"),
 }
 
 
@@ -1559,12 +1561,18 @@ def _analyze_after_large_write(summary: WriteSummary) -> None:
     autovacuum gets to it, a query over the new rows may be planned for an empty table (a nested loop over
     100,000 relationships)."""
     rows = summary.created + summary.deleted + summary.relationships_created + summary.relationships_deleted
+    analyze_after_large_write(rows, ANALYZED_COLUMNS)
+
+
+def analyze_after_large_write(rows: int, columns_by_model: Mapping[Any, Iterable[str]]) -> None:
+    """After a write of ``rows`` rows, at least ANALYZE_AFTER_ROWS: refresh the statistics of the columns
+    queries filter, join and sort by (PostgreSQL; the inventory's writes and the findings engine's)."""
     if db_connection.vendor != "postgresql" or rows < ANALYZE_AFTER_ROWS:
         return
     quote = db_connection.ops.quote_name
     tables = ", ".join(
         f"{quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
-        for model, columns in ANALYZED_COLUMNS.items()
+        for model, columns in columns_by_model.items()
     )
     with db_connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")

@@ -164,3 +164,29 @@ def test_insert_rows_splits_what_one_statement_cannot_take(conn, monkeypatch):
     assert findings.count() == 40
     events = FindingEvent.objects.for_org(conn.org).filter(finding__connection=conn)
     assert sorted(events.values_list("finding_id", flat=True)) == sorted(findings.values_list("pk", flat=True))
+
+
+@pytest.mark.skipif(db_connection.vendor != "postgresql", reason="the planner's statistics are PostgreSQL's (CI)")
+def test_a_large_first_evaluation_refreshes_the_planners_statistics(conn, monkeypatch):
+    """Until the planner knows the findings a large first evaluation wrote, the pages' queries over them
+    are planned for an empty table (a sort of every open finding to badge 50 resources)."""
+    from inventory import sync
+
+    statements: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(sync, "ANALYZE_AFTER_ROWS", 10)
+    volumes(conn, 20)
+    with db_connection.execute_wrapper(spy):
+        lifecycle.evaluate_connection(conn)
+    (analyze,) = [s for s in statements if s.startswith("ANALYZE")]
+    assert '"findings_finding" ("org_id", "status"' in analyze and '"findings_findingevent"' in analyze
+    statements.clear()
+    monkeypatch.setattr(sync, "ANALYZE_AFTER_ROWS", 1000)  # a small change: autovacuum's business
+    volumes(conn, 1, start=100)
+    with db_connection.execute_wrapper(spy):
+        lifecycle.evaluate_connection(conn)
+    assert not [s for s in statements if s.startswith("ANALYZE")]
