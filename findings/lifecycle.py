@@ -36,6 +36,7 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
+from findings import tallies
 from findings.exposure_findings import apply_exposure, severity_for, severity_note
 from findings.models import Category, DailyFindingCount, Finding, FindingEvent, RuleSource, RuleStatus, Severity
 from findings.rules import ResourceIndex, Scope, evaluate
@@ -665,8 +666,6 @@ def _update_rule_status(connection, now, applicable: list[OrgRule], evaluation, 
 def _write_daily_counts(connection, now, rule_ids=None) -> None:
     """Recount the connection's open findings (of ``rule_ids`` only, when given: the others did not
     move) and write today's point of its trend from those counts."""
-    from findings import tallies
-
     org_id = connection.org_id
     today = now.astimezone(UTC).date()  # UTC days, as the sync engine's DailyCount
     tallies.recount(org_id, connection.pk, rule_ids)
@@ -687,9 +686,9 @@ def expire_suppressions(*, now: datetime | None = None) -> int:
         Finding.objects.unscoped().filter(status=F.SUPPRESSED, suppressed_until__lte=now).select_related("org")
     )
     with transaction.atomic():
-        touched: dict[int, set[str]] = {}
+        touched: dict[int, set[tuple[int, str]]] = {}  # org id → its (connection, rule) pairs
         for finding in expired:
-            touched.setdefault(finding.connection_id, set()).add(finding.rule_id)
+            touched.setdefault(finding.org_id, set()).add((finding.connection_id, finding.rule_id))
             _lift_suppression(finding)
             finding.save(
                 update_fields=[
@@ -704,16 +703,8 @@ def expire_suppressions(*, now: datetime | None = None) -> int:
             FindingEvent.objects.create(
                 org_id=finding.org_id, finding=finding, kind=E.UNSUPPRESSED, at=now, note="The suppression expired."
             )
-        _recount_expired(touched, now)
+        from findings.bulk import recount  # what every lifted suppression recounts (bulk imports this module)
+
+        for org_id, pairs in touched.items():
+            recount(org_id, pairs, now=now)
     return len(expired)
-
-
-def _recount_expired(touched: dict[int, set[str]], now) -> None:
-    """What the pages count after suppressions expired: the open tallies and today's trend point, and
-    the compliance verdicts of the rules whose findings reopened."""
-    from connections.models import CloudConnection
-    from findings.queries import refresh_rule_statuses
-
-    for connection in CloudConnection.objects.unscoped().filter(pk__in=touched):
-        refresh_rule_statuses(connection.org_id, {(connection.pk, r) for r in touched[connection.pk]})
-        _write_daily_counts(connection, now, touched[connection.pk])

@@ -1443,25 +1443,30 @@ def _change_counts(run_id: int) -> Counter[str]:
     return Counter(dict(rows.order_by()))
 
 
-def _record_finished_run(run: SyncRun, fetch: FetchResult, outcome: Outcome, summary: WriteSummary) -> None:
+def _record_finished_run(
+    run: SyncRun, fetch: FetchResult, outcome: Outcome, summary: WriteSummary, runs=None, **instead: Any
+) -> None:
     """Finish the run inside the last part's transaction: its status never says done for an uncommitted
-    inventory."""
-    SyncRun.objects.unscoped().filter(pk=run.pk).update(
-        status=outcome.status,
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        progress_done=len(fetch.results),
-        counts=outcome.counts,
-        resource_count=outcome.resource_count,
-        api_calls=fetch.api_calls,
-        created_count=summary.created,
-        modified_count=summary.modified,
-        deleted_count=summary.deleted,
-        unresolved_relations=summary.unresolved,
-        warnings=outcome.warnings,
-        coverage=outcome.coverage,
-        completeness_percent=outcome.completeness,
-    )
+    inventory. ``runs``: the run's queryset to update (a narrower one: ``_record_partly_saved``);
+    ``instead``: fields recorded otherwise than the outcome says."""
+    runs = runs if runs is not None else SyncRun.objects.unscoped().filter(pk=run.pk)
+    fields = {
+        "status": outcome.status,
+        "finished_at": timezone.now(),
+        "heartbeat_at": timezone.now(),
+        "progress_done": len(fetch.results),
+        "counts": outcome.counts,
+        "resource_count": outcome.resource_count,
+        "api_calls": fetch.api_calls,
+        "created_count": summary.created,
+        "modified_count": summary.modified,
+        "deleted_count": summary.deleted,
+        "unresolved_relations": summary.unresolved,
+        "warnings": outcome.warnings,
+        "coverage": outcome.coverage,
+        "completeness_percent": outcome.completeness,
+    }
+    runs.update(**(fields | instead))
 
 
 def _beat(run: SyncRun, **fields: Any) -> None:
@@ -1518,17 +1523,13 @@ def _record_partly_saved(
     )
     with transaction.atomic():
         _replace_daily_counts(ctx, _stored_counts(ctx))
-        SyncRun.objects.unscoped().filter(pk=run.pk, status=S.RUNNING).update(
+        _record_finished_run(
+            run,
+            fetch,
+            outcome,
+            summary,
+            runs=SyncRun.objects.unscoped().filter(pk=run.pk, status=S.RUNNING),
             status=S.PARTIAL,
-            finished_at=timezone.now(),
-            heartbeat_at=timezone.now(),
-            progress_done=len(fetch.results),
-            counts=outcome.counts,
-            resource_count=outcome.resource_count,
-            api_calls=fetch.api_calls,
-            created_count=summary.created,
-            modified_count=summary.modified,
-            deleted_count=summary.deleted,
             warnings=warnings[:MAX_LISTED_WARNINGS],
             errors=error,
             coverage=coverage,

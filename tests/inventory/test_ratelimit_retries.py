@@ -73,7 +73,14 @@ def test_retries_wait_for_the_bucket(monkeypatch):
     # botocore's own backoff (random, up to 1-2 s) would refill the bucket meanwhile: take it out.
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
     slept: list[float] = []
-    limiter = RateLimiter("123456789012", fraction=1.0, quotas={"ec2": Quota(rate=2, burst=1)}, sleep=slept.append)
+    # A clock that stands still: on a loaded machine the real one refilled the bucket between attempts.
+    limiter = RateLimiter(
+        "123456789012",
+        fraction=1.0,
+        quotas={"ec2": Quota(rate=2, burst=1)},
+        clock=lambda: 1000.0,
+        sleep=slept.append,
+    )
     with moto_account(monkeypatch):
         ctx = AwsContext(boto3.Session(), "123456789012", "eu-west-1", limiter=limiter)
         handler, _seen = throttle_first(2)
