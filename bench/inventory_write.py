@@ -197,13 +197,15 @@ def _first(counts: list[tuple[str, int]], position: int, start: int) -> int:
 
 def fetch_of(units: dict) -> tuple[object, float]:
     """A FetchResult collecting every unit, records normalized and hashed as the collectors' threads do;
-    and the seconds that took."""
+    and the seconds that took. Consumes ``units``: each unit's raw records go once normalized, so the
+    estate is never held twice."""
     from inventory import sync
     from inventory.collectors.base import get_collector
 
     started = time.perf_counter()
     results, planned = [], []
-    for (rtype, region), records in sorted(units.items()):
+    for rtype, region in sorted(units):
+        records = units.pop((rtype, region))
         unit = sync.Unit(get_collector(rtype), region)
         planned.append(unit)
         normalized = [sync._normalize(record, unit) for record in records]

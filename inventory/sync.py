@@ -1760,13 +1760,28 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
             errors=_error("unsupported", f"{connection.get_provider_display()} inventory is not available yet."),
         )
 
+    written = _fetch_and_write(run, connection, lock, control)
+    run.refresh_from_db()
+    if written is None:
+        return run  # it ended without writing: nothing for the hooks
+    # The fetched records went with _fetch_and_write's frame: the rules load the inventory again, and
+    # holding both at once would double a large scan's peak memory.
+    hooks.run_after_sync(run, _delta_of(run, written))
+    return run
+
+
+def _fetch_and_write(run: SyncRun, connection, lock: SyncLock, control: RunControl) -> WriteSummary | None:
+    """Collect the connection's inventory and write it. Returns what the write did (the run saved all,
+    or part, of it: the hooks follow), or None when the run ended without writing (finished here)."""
     try:
         fetch = FETCHERS[connection.provider](connection, control)
     except FetchSetupError as exc:
-        return _finish(run, S.FAILED, errors=_error(exc.code, exc.message))
+        _finish(run, S.FAILED, errors=_error(exc.code, exc.message))
+        return None
     except Exception as exc:
         logger.exception("sync run %s: fetch failed", run.pk)
-        return _finish(run, S.FAILED, errors=_error(type(exc).__name__, "The scan failed unexpectedly."))
+        _finish(run, S.FAILED, errors=_error(type(exc).__name__, "The scan failed unexpectedly."))
+        return None
 
     outcome = summarize(fetch)
     stats = {
@@ -1779,24 +1794,23 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
         "resource_count": outcome.resource_count,
     }
     if fetch.cancelled or control.is_cancelled():
-        return _finish(run, S.CANCELLED, api_calls=fetch.api_calls, progress_done=len(fetch.results))
+        _finish(run, S.CANCELLED, api_calls=fetch.api_calls, progress_done=len(fetch.results))
+        return None
     if outcome.status == S.FAILED:
         message = "No resource type could be collected: see the warnings." if fetch.units else "Nothing to collect."
-        return _finish(run, S.FAILED, errors=_error("nothing_collected", message), **stats)
+        _finish(run, S.FAILED, errors=_error("nothing_collected", message), **stats)
+        return None
 
     lock.refresh()
     try:
         summary = write_inventory(run, connection, fetch, outcome)
     except WriteAborted as aborted:
         if aborted.status == S.CANCELLED:
-            return _finish(run, S.CANCELLED, api_calls=fetch.api_calls, progress_done=len(fetch.results))
-        run.refresh_from_db()
-        return run
+            _finish(run, S.CANCELLED, api_calls=fetch.api_calls, progress_done=len(fetch.results))
+        return None
     except WritePartlySaved as stopped:
         logger.error("sync run %s: saving the inventory failed partway", run.pk, exc_info=stopped.__cause__)
-        run.refresh_from_db()
-        hooks.run_after_sync(run, _delta_of(run, stopped.summary))
-        return run
+        return stopped.summary
     except Exception as exc:
         logger.exception("sync run %s: writing the inventory failed; the previous inventory is kept", run.pk)
         if saved_parts(run.pk):  # parts are committed: the run keeps its mark of them (_stalled_write_since_last_run)
@@ -1804,13 +1818,15 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
                 "Saving the inventory failed partway: what was saved stays, the rest keeps the previous inventory."
             )
             stats.pop("counts")
-            return _finish(run, S.FAILED, errors=_error(type(exc).__name__, message), **stats)
-        return _finish(
+            _finish(run, S.FAILED, errors=_error(type(exc).__name__, message), **stats)
+            return None
+        _finish(
             run,
             S.FAILED,
             errors=_error(type(exc).__name__, "Saving the inventory failed; the previous inventory is unchanged."),
             **stats,
         )
+        return None
     run.refresh_from_db()
     logger.info(
         "sync run %s: %s, %s resources (%s created, %s modified, %s deleted), %s API calls, %.1f%% complete",
@@ -1823,8 +1839,7 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
         fetch.api_calls,
         outcome.completeness,
     )
-    hooks.run_after_sync(run, _delta_of(run, summary))
-    return run
+    return summary
 
 
 def _delta_of(run: SyncRun, summary: WriteSummary) -> hooks.InventoryDelta | None:
