@@ -15,6 +15,27 @@
     for (const [name, value] of kept) params.append(name, value);
   });
 
+  // The deferred count (data-count-pending): a request that fails would leave "Counting…" for good.
+  // Say so instead, with a way to ask again; the rows above it are unaffected.
+  const countFailed = (event) => {
+    const pending = event.detail.elt;
+    if (!(pending instanceof HTMLElement) || !pending.hasAttribute("data-count-pending")) return;
+    const url = pending.getAttribute("hx-get");
+    pending.textContent = "The matching resources could not be counted. ";
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "link";
+    again.textContent = "Try again";
+    again.addEventListener("click", () => {
+      pending.textContent = "Counting the matching resources…";
+      window.htmx.ajax("GET", url, { source: pending, target: pending, swap: "outerHTML" });
+    });
+    pending.append(again);
+  };
+  for (const name of ["htmx:responseError", "htmx:sendError", "htmx:timeout"]) {
+    document.addEventListener(name, countFailed);
+  }
+
   // Without htmx (or before it loads) a plain GET submit: drop the empty fields there too.
   document.addEventListener("submit", (event) => {
     const form = event.target;
