@@ -1761,9 +1761,9 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
         )
 
     written = _fetch_and_write(run, connection, lock, control)
-    run.refresh_from_db()
     if written is None:
-        return run  # it ended without writing: nothing for the hooks
+        return run  # it ended without writing (and was reloaded): nothing for the hooks
+    run.refresh_from_db()
     # The fetched records went with _fetch_and_write's frame: the rules load the inventory again, and
     # holding both at once would double a large scan's peak memory.
     hooks.run_after_sync(run, _delta_of(run, written))
@@ -1772,7 +1772,7 @@ def _run_locked(run: SyncRun, lock: SyncLock, task_id: str) -> SyncRun:
 
 def _fetch_and_write(run: SyncRun, connection, lock: SyncLock, control: RunControl) -> WriteSummary | None:
     """Collect the connection's inventory and write it. Returns what the write did (the run saved all,
-    or part, of it: the hooks follow), or None when the run ended without writing (finished here)."""
+    or part, of it: the hooks follow), or None when the run ended without writing (``run`` reloaded)."""
     try:
         fetch = FETCHERS[connection.provider](connection, control)
     except FetchSetupError as exc:
@@ -1807,6 +1807,8 @@ def _fetch_and_write(run: SyncRun, connection, lock: SyncLock, control: RunContr
     except WriteAborted as aborted:
         if aborted.status == S.CANCELLED:
             _finish(run, S.CANCELLED, api_calls=fetch.api_calls, progress_done=len(fetch.results))
+        else:
+            run.refresh_from_db()  # reaped meanwhile
         return None
     except WritePartlySaved as stopped:
         logger.error("sync run %s: saving the inventory failed partway", run.pk, exc_info=stopped.__cause__)
@@ -1827,11 +1829,10 @@ def _fetch_and_write(run: SyncRun, connection, lock: SyncLock, control: RunContr
             **stats,
         )
         return None
-    run.refresh_from_db()
     logger.info(
         "sync run %s: %s, %s resources (%s created, %s modified, %s deleted), %s API calls, %.1f%% complete",
         run.pk,
-        run.status,
+        outcome.status,  # what _record_finished_run wrote
         outcome.resource_count,
         summary.created,
         summary.modified,
